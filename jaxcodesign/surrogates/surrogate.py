@@ -1,0 +1,468 @@
+"""Heteroscedastic surrogate: fit, predict and the GOBI acquisition.
+
+Model (``../shared/specs/boshnas.md``, "Surrogates"): per ensemble member a teacher (MC dropout), a
+student regressing the teacher's MC-dropout standard deviation (epistemic) and a natural-parameter
+network (mean and variance; aleatoric).  ``n_members`` independent members (own init, own held-out
+split, own minibatch order) are trained in ONE jitted call, ``jax.vmap``-ed over member parameters
+and keys.
+
+Where we depart from the original (all documented in the spec or here):
+
+* Normalisation: inputs (float[n, d]) by per-column mean/std (std < 1e-6 -> 1), targets by mean/std
+  (or min/max to [0, 1] when ``output_sigmoid``); both stored in the state and applied in
+  :func:`predict` / :func:`acquisition_fn`.  Refits recompute them from the new data.
+* NPN loss ``0.5 * mean(c (m - y)^2 / s + log s)`` with ``c = npn_mse_factor`` (default 1, the Gaussian
+  negative log-likelihood; the original used 10).  Optimisers: Adam(W) for all three networks with
+  ``lr_teacher`` 2e-3 (spec), ``lr_student`` 2e-3 (spec used SGD), ``lr_npn`` 5e-3 (spec 5e-5 with batch
+  size 1 and 200 epochs; minibatches need a larger step).
+* Training: minibatches; ONE held-out split per member drawn once from the key (not re-drawn per
+  epoch); early stopping on the held-out loss with ``patience`` after ``min_epochs``; the best
+  held-out parameters are kept; warm start from ``init`` (parameters only).
+* Prediction (target units): ``mean`` = member average of the NPN mean (teacher if ``aleatoric`` is
+  False); ``epistemic_std = sqrt(mean_m student_m^2 + var_m mean_m)`` (student std plus ensemble
+  disagreement, combined as variances); ``aleatoric_std = sqrt(mean_m s_m)`` (the original used the
+  variance itself); both multiplied by the target scale.
+* Buckets: the dataset is padded to ``max(min_bucket, next power of two)`` rows with a mask (graphs:
+  nodes / edges / graphs to powers of two), so refits on a growing dataset within one bucket reuse the
+  compiled program (``TRACE_COUNTS['fit']`` counts traces; diagnostics only).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+from typing import Any, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+import optax
+
+from jaxcodesign.errors import ConfigError
+from jaxcodesign.surrogates.encoders import ENCODERS
+from jaxcodesign.surrogates.networks import NPNNet, Student, Teacher
+
+__all__ = ["SurrogateConfig", "SurrogateState", "Prediction", "fit_surrogate", "predict",
+           "acquisition_fn", "TRACE_COUNTS", "bucket_size"]
+
+#: number of times the jitted fit / predict bodies were traced (test diagnostics only).
+TRACE_COUNTS: collections.Counter = collections.Counter()
+
+_MIN_S = 1e-6  # variance floor in the NPN loss (normalised target units^2)
+
+
+@dataclasses.dataclass(frozen=True)
+class SurrogateConfig:
+  """Surrogate hyperparameters (defaults: spec values unless noted in the module docstring).
+
+  Attributes:
+    hidden: teacher / student widths (spec (64, 32)); npn_hidden: NPN widths (spec (32, 32)).
+    dropout: teacher dropout (0.3); mc_samples: MC-dropout passes for the student target (10).
+    n_members: ensemble members trained in one vmapped call.
+    epochs: max epochs per network (200); min_epochs: 10; patience: 7 epochs without held-out
+      improvement; batch_size: 32; holdout_fraction: 0.2 (no holdout when n < 5: train loss is used).
+    lr_teacher, lr_student, lr_npn, weight_decay: optimiser settings (AdamW).
+    npn_mse_factor: c in the NPN loss (1.0; original 10).
+    aleatoric: use the NPN mean as the prediction (True) or the teacher (False).
+    output_sigmoid: sigmoid outputs with targets min-max scaled to [0, 1] (False: standardised).
+    encoder: 'mlp' | 'gnn' | 'two_tower'; tower_width: 32; gnn_layers: 2.
+    min_bucket: smallest padded dataset size (16).
+    seed: unused by fit (the key argument is the randomness); kept for configs / provenance.
+  """
+  hidden: tuple[int, ...] = (64, 32)
+  npn_hidden: tuple[int, ...] = (32, 32)
+  dropout: float = 0.3
+  mc_samples: int = 10
+  n_members: int = 4
+  epochs: int = 200
+  min_epochs: int = 10
+  patience: int = 7
+  batch_size: int = 32
+  holdout_fraction: float = 0.2
+  lr_teacher: float = 2e-3
+  lr_student: float = 2e-3
+  lr_npn: float = 5e-3
+  weight_decay: float = 1e-4
+  npn_mse_factor: float = 1.0
+  aleatoric: bool = True
+  output_sigmoid: bool = False
+  encoder: str = "mlp"
+  tower_width: int = 32
+  gnn_layers: int = 2
+  min_bucket: int = 16
+  seed: int = 0
+
+  def __post_init__(self):
+    object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+    object.__setattr__(self, "npn_hidden", tuple(int(h) for h in self.npn_hidden))
+    if self.encoder not in ENCODERS:
+      raise ConfigError(f"SurrogateConfig.encoder: {self.encoder!r}; allowed: {list(ENCODERS)}")
+    if not 0 <= self.dropout < 1:
+      raise ConfigError(f"SurrogateConfig.dropout must be in [0, 1), got {self.dropout!r}")
+    if not 0 <= self.holdout_fraction < 1:
+      raise ConfigError(f"SurrogateConfig.holdout_fraction must be in [0, 1), got "
+                        f"{self.holdout_fraction!r}")
+    for f in ("n_members", "epochs", "batch_size", "mc_samples", "min_bucket"):
+      if getattr(self, f) < 1:
+        raise ConfigError(f"SurrogateConfig.{f} must be >= 1, got {getattr(self, f)!r}")
+    if self.mc_samples < 2:
+      raise ConfigError("SurrogateConfig.mc_samples must be >= 2 (a standard deviation)")
+    if self.patience < 0 or self.min_epochs < 0:
+      raise ConfigError("SurrogateConfig.patience and min_epochs must be >= 0")
+
+
+@flax.struct.dataclass
+class SurrogateState:
+  """Trained surrogate (a pytree; ``config`` and ``split`` are static).
+
+  Attributes:
+    params: dict(teacher=..., student=..., npn=...), each with a leading member axis [M, ...].
+    x_shift, x_scale: float32[d] input normalisation (unused for 'gnn': zeros / ones of length 1).
+    y_shift, y_scale: float32[] target normalisation ``y_n = (y - shift) / scale``.
+    n_train: int32[] number of real data rows used in the last fit.
+    config: the :class:`SurrogateConfig`.
+    split: two-tower split ``d1`` (0 otherwise).
+  """
+  params: Any
+  x_shift: jax.Array
+  x_scale: jax.Array
+  y_shift: jax.Array
+  y_scale: jax.Array
+  n_train: jax.Array
+  config: SurrogateConfig = flax.struct.field(pytree_node=False)
+  split: int = flax.struct.field(pytree_node=False, default=0)
+
+
+class Prediction(NamedTuple):
+  mean: jax.Array           # float32[n] target units
+  epistemic_std: jax.Array  # float32[n] target units
+  aleatoric_std: jax.Array  # float32[n] target units
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+def bucket_size(n: int, minimum: int = 16) -> int:
+  """Smallest power of two >= max(n, minimum)."""
+  return int(max(minimum, 1 << max(0, int(n - 1).bit_length())))
+
+
+def _nets(config: SurrogateConfig, split: int):
+  kw = dict(encoder=config.encoder, split=split, width=config.tower_width)
+  return (Teacher(config.hidden, config.dropout, config.output_sigmoid, **kw),
+          Student(config.hidden, **kw),
+          NPNNet(config.npn_hidden, config.output_sigmoid, **kw))
+
+
+def _is_graph(x) -> bool:
+  return isinstance(x, jraph.GraphsTuple)
+
+
+def _prepare_x(x, config: SurrogateConfig):
+  """Returns (x array float32[n, d] or GraphsTuple, n, split)."""
+  if config.encoder == "gnn":
+    if not _is_graph(x):
+      raise ConfigError("encoder 'gnn' needs x as a jraph.GraphsTuple batch (one graph per design)")
+    return x, None, 0
+  if _is_graph(x):
+    raise ConfigError(f"encoder {config.encoder!r} needs a float array x, got a GraphsTuple; "
+                      "use SurrogateConfig(encoder='gnn')")
+  if config.encoder == "two_tower":
+    if not (isinstance(x, (tuple, list)) and len(x) == 2):
+      raise ConfigError("encoder 'two_tower' needs x as a pair (x_model[n, d1], x_hw[n, d2])")
+    a, b = (np.asarray(v, np.float32) for v in x)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
+      raise ConfigError(f"two_tower x: shapes {a.shape}, {b.shape}; need [n, d1], [n, d2]")
+    return np.concatenate([a, b], axis=1), a.shape[0], a.shape[1]
+  if isinstance(x, (tuple, list)) and len(x) == 2 and np.ndim(x[0]) == 2:
+    raise ConfigError("a (model, hw) pair needs SurrogateConfig(encoder='two_tower')")
+  a = np.asarray(x, np.float32)
+  if a.ndim != 2:
+    raise ConfigError(f"x must be float32[n, d], got shape {a.shape}")
+  return a, a.shape[0], 0
+
+
+def _pad_graphs(g: jraph.GraphsTuple, n_real: int, min_bucket: int):
+  n_graph = bucket_size(n_real + 1, min_bucket) + 1
+  n_node = bucket_size(int(np.sum(g.n_node)) + 1, min_bucket)
+  n_edge = bucket_size(int(np.sum(g.n_edge)) + 1, min_bucket)
+  g = g._replace(nodes=np.asarray(g.nodes, np.float32), edges=None if g.edges is None else
+                 np.asarray(g.edges, np.float32), globals=None)
+  return jraph.pad_with_graphs(g, n_node, n_edge, n_graph), n_graph
+
+
+def _init_member(key, config: SurrogateConfig, split: int, sample_x):
+  t, s, n = _nets(config, split)
+  k1, k2, k3 = jax.random.split(key, 3)
+  return dict(teacher=t.init(k1, sample_x), student=s.init(k2, sample_x), npn=n.init(k3, sample_x))
+
+
+def _take(x, idx):
+  return x if _is_graph(x) else x[idx]
+
+
+def _train_net(loss_fn, params, key, x, y, w_train, w_val, config: SurrogateConfig, lr: float,
+               n_batches: int, batch: int):
+  """Early-stopped minibatch training of one network (one member).
+
+  ``loss_fn(params, x_batch, y_batch, w_batch, key) -> weighted mean loss``. ``w_train`` / ``w_val``
+  float32[N] masks.  Returns the parameters with the best held-out loss.
+  """
+  opt = optax.adamw(lr, weight_decay=config.weight_decay)
+  n = y.shape[0]
+  full = n_batches * batch
+
+  def epoch(carry):
+    params, opt_state, key = carry["params"], carry["opt"], carry["key"]
+    key, kperm, kloss = jax.random.split(key, 3)
+    u = jax.random.uniform(kperm, (n,))
+    order = jnp.argsort(jnp.where(w_train > 0, u, 1.0 + u))
+    order = jnp.concatenate([order, order[:full - n]]) if full > n else order
+    wpos = jnp.where(jnp.arange(full) < n, 1.0, 0.0)
+    idx = order.reshape(n_batches, batch)
+    wb = (w_train[order] * wpos).reshape(n_batches, batch)
+
+    def step(c, inp):
+      p, o = c
+      i, wi, k = inp
+      if _is_graph(x):  # full batch
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y, w_train, k)
+      else:
+        loss, g = jax.value_and_grad(loss_fn)(p, x[i], y[i], wi, k)
+      upd, o2 = opt.update(g, o, p)
+      p2 = optax.apply_updates(p, upd)
+      has = jnp.sum(wi) > 0
+      sel = lambda a, b: jax.tree_util.tree_map(lambda u_, v_: jnp.where(has, u_, v_), a, b)
+      return (sel(p2, p), sel(o2, o)), loss
+
+    (params, opt_state), _ = jax.lax.scan(step, (params, opt_state),
+                                          (idx, wb, jax.random.split(kloss, n_batches)))
+    val = loss_fn(params, x, y, w_val, None)
+    better = val < carry["best"]
+    pick = lambda a, b: jax.tree_util.tree_map(lambda u_, v_: jnp.where(better, u_, v_), a, b)
+    return dict(params=params, opt=opt_state, key=key, best=jnp.where(better, val, carry["best"]),
+                best_params=pick(params, carry["best_params"]),
+                bad=jnp.where(better, 0, carry["bad"] + 1), epoch=carry["epoch"] + 1)
+
+  def cond(c):
+    stop = jnp.logical_and(c["epoch"] >= config.min_epochs, c["bad"] >= config.patience)
+    return jnp.logical_and(c["epoch"] < config.epochs, jnp.logical_not(stop))
+
+  init = dict(params=params, opt=opt.init(params), key=key, best=jnp.float32(jnp.inf),
+              best_params=params, bad=jnp.int32(0), epoch=jnp.int32(0))
+  out = jax.lax.while_loop(cond, epoch, init)
+  return out["best_params"]
+
+
+def _wmean(v, w):
+  return jnp.sum(v * w) / jnp.maximum(jnp.sum(w), 1e-9)
+
+
+def _fit_member(key, params, x, y, mask, n_val, config: SurrogateConfig, split: int,
+                n_batches: int, batch: int):
+  teacher, student, npn = _nets(config, split)
+  n = y.shape[0]
+  ksplit, kt, ks, kn, kmc = jax.random.split(key, 5)
+  # one fixed held-out split per member: the n_val real rows with the smallest random keys.
+  u = jnp.where(mask > 0, jax.random.uniform(ksplit, (n,)), 2.0)
+  rank = jnp.argsort(jnp.argsort(u))
+  w_val = jnp.where(jnp.logical_and(mask > 0, rank < n_val), 1.0, 0.0)
+  w_train = mask - w_val
+  w_val = jnp.where(n_val > 0, w_val, w_train)
+
+  def t_loss(p, xb, yb, wb, k):
+    det = k is None
+    rngs = None if det else {"dropout": k}
+    pred = teacher.apply(p, xb, deterministic=det, rngs=rngs)
+    return _wmean((pred - yb) ** 2, wb)
+
+  def n_loss(p, xb, yb, wb, k):
+    m, s = npn.apply(p, xb)
+    s = jnp.maximum(s, _MIN_S)
+    return _wmean(0.5 * (config.npn_mse_factor * (m - yb) ** 2 / s + jnp.log(s)), wb)
+
+  lr_t, lr_n = config.lr_teacher, config.lr_npn
+  p_t = _train_net(t_loss, params["teacher"], kt, x, y, w_train, w_val, config, lr_t, n_batches, batch)
+  p_n = _train_net(n_loss, params["npn"], kn, x, y, w_train, w_val, config, lr_n, n_batches, batch)
+  mc = jax.vmap(lambda k: teacher.apply(p_t, x, deterministic=False, rngs={"dropout": k}))(
+      jax.random.split(kmc, config.mc_samples))
+  sigma = jnp.std(mc, axis=0, ddof=1)
+
+  def s_loss(p, xb, yb, wb, k):
+    return _wmean((student.apply(p, xb) - yb) ** 2, wb)
+
+  p_s = _train_net(s_loss, params["student"], ks, x, jax.lax.stop_gradient(sigma), w_train, w_val,
+                   config, config.lr_student, n_batches, batch)
+  return dict(teacher=p_t, student=p_s, npn=p_n)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "split", "n_batches", "batch"))
+def _fit_jit(keys, params, x, y, mask, n_val, config, split, n_batches, batch):
+  TRACE_COUNTS["fit"] += 1
+  member = functools.partial(_fit_member, config=config, split=split, n_batches=n_batches,
+                             batch=batch)
+  return jax.vmap(member, in_axes=(0, 0, None, None, None, None))(keys, params, x, y, mask, n_val)
+
+
+def fit_surrogate(key: jax.Array, x, y, config: SurrogateConfig = SurrogateConfig(),
+                  init: SurrogateState | None = None) -> SurrogateState:
+  """Fits ``config.n_members`` teacher / student / NPN triples in one jitted, vmapped call.
+
+  Args:
+    key: PRNG key (initialisation, held-out split, minibatch order, dropout).
+    x: float32[n, d] features ('mlp'); a pair ``(x_model[n, d1], x_hw[n, d2])`` ('two_tower'); or a
+      ``jraph.GraphsTuple`` holding n graphs ('gnn').
+    y: float[n] targets (any units; lower-is-better losses for GOBI, e.g. ``loss_target(P)``).
+    config: :class:`SurrogateConfig`.
+    init: previous state to warm-start the parameters from (same config and shapes).
+
+  Returns:
+    :class:`SurrogateState`.
+
+  Raises:
+    ConfigError: wrong input kind / shapes for the encoder, fewer than 2 rows, non-finite data, or an
+      ``init`` whose config or feature width does not match.
+  """
+  xa, n, split = _prepare_x(x, config)
+  y = np.asarray(y, np.float32).reshape(-1)
+  if n is None:
+    n = y.shape[0]
+    if xa.n_node.shape[0] < n:
+      raise ConfigError(f"gnn x holds {xa.n_node.shape[0]} graphs but y has {n} values")
+  if y.shape[0] != n:
+    raise ConfigError(f"x has {n} rows but y has {y.shape[0]} values")
+  if n < 2:
+    raise ConfigError("fit_surrogate needs at least 2 data points")
+  if not np.all(np.isfinite(y)) or (not _is_graph(xa) and not np.all(np.isfinite(xa))):
+    raise ConfigError("fit_surrogate: x and y must be finite")
+  # target normalisation
+  if config.output_sigmoid:
+    lo, hi = float(y.min()), float(y.max())
+    y_shift, y_scale = lo, (hi - lo) if hi > lo else 1.0
+  else:
+    y_shift, y_scale = float(y.mean()), float(y.std())
+    y_scale = y_scale if y_scale > 1e-8 else 1.0
+  yn = (y - y_shift) / y_scale
+  if _is_graph(xa):
+    xp, n_rows = _pad_graphs(xa, n, config.min_bucket)
+    x_shift, x_scale = np.zeros(1, np.float32), np.ones(1, np.float32)
+    n_pad = n_rows
+    batch, n_batches = n_pad, 1
+    sample_x = xp
+  else:
+    x_shift = xa.mean(0)
+    x_scale = xa.std(0)
+    x_scale = np.where(x_scale > 1e-6, x_scale, 1.0).astype(np.float32)
+    n_pad = bucket_size(n, config.min_bucket)
+    xp = np.zeros((n_pad, xa.shape[1]), np.float32)
+    xp[:n] = (xa - x_shift) / x_scale
+    batch = min(config.batch_size, n_pad)
+    n_batches = -(-n_pad // batch)
+    sample_x = xp[:1]
+  yp = np.zeros(n_pad, np.float32)
+  yp[:n] = yn
+  mask = np.zeros(n_pad, np.float32)
+  mask[:n] = 1.0
+  n_val = int(round(config.holdout_fraction * n)) if n >= 5 else 0
+  n_val = min(n_val, n - 1)
+  kinit, kfit = jax.random.split(key)
+  if init is not None:
+    if init.config != config or init.split != split:
+      raise ConfigError("fit_surrogate: init was trained with a different config / two-tower split")
+    if not _is_graph(xa) and init.x_shift.shape != x_shift.shape:
+      raise ConfigError(f"fit_surrogate: init has feature width {init.x_shift.shape[0]}, x has "
+                        f"{x_shift.shape[0]}")
+    params = init.params
+  else:
+    params = jax.vmap(lambda k: _init_member(k, config, split, sample_x))(
+        jax.random.split(kinit, config.n_members))
+  params = _fit_jit(jax.random.split(kfit, config.n_members), params, xp, yp, mask,
+                    jnp.int32(n_val), config, split, n_batches, batch)
+  return SurrogateState(params=params, x_shift=jnp.asarray(x_shift, jnp.float32),
+                        x_scale=jnp.asarray(x_scale, jnp.float32), y_shift=jnp.float32(y_shift),
+                        y_scale=jnp.float32(y_scale), n_train=jnp.int32(n), config=config,
+                        split=split)
+
+
+def _predict_norm(state: SurrogateState, xn):
+  """Member-combined (mean, epistemic var, aleatoric var) in normalised units; xn normalised."""
+  teacher, student, npn = _nets(state.config, state.split)
+
+  def one(p):
+    if state.config.aleatoric:
+      m, s = npn.apply(p["npn"], xn)
+    else:
+      m = teacher.apply(p["teacher"], xn)
+      _, s = npn.apply(p["npn"], xn)
+    return m, student.apply(p["student"], xn), s
+
+  m, e, s = jax.vmap(one)(state.params)
+  mean = m.mean(0)
+  epi_var = jnp.mean(e ** 2, 0) + jnp.var(m, 0)
+  return mean, epi_var, jnp.mean(jnp.maximum(s, 0.0), 0)
+
+
+@jax.jit
+def _predict_jit(state, x):
+  TRACE_COUNTS["predict"] += 1
+  xn = x if _is_graph(x) else (x - state.x_shift) / state.x_scale
+  mean, ev, av = _predict_norm(state, xn)
+  return (mean * state.y_scale + state.y_shift, jnp.sqrt(ev) * state.y_scale,
+          jnp.sqrt(av) * state.y_scale)
+
+
+def predict(state: SurrogateState, x) -> Prediction:
+  """Predictions in the TARGET's units.
+
+  Args:
+    state: from :func:`fit_surrogate`.
+    x: as for :func:`fit_surrogate` (float32[n, d], a pair, or a GraphsTuple of n graphs).
+
+  Returns:
+    :class:`Prediction` ``(mean, epistemic_std, aleatoric_std)``, each float32[n]; both uncertainties
+    are standard deviations (never a variance added to a std).
+
+  Raises:
+    ConfigError: input kind or feature width not matching the state.
+  """
+  xa, n, split = _prepare_x(x, state.config)
+  if _is_graph(xa):
+    n = int(np.asarray(xa.n_node).shape[0])
+    xp, _ = _pad_graphs(xa, n, state.config.min_bucket)
+    out = _predict_jit(state, xp)
+    return Prediction(*(o[:n] for o in out))
+  if split != state.split or xa.shape[1] != state.x_shift.shape[0]:
+    raise ConfigError(f"predict: x has width {xa.shape[1]} (split {split}); the surrogate was fit "
+                      f"on width {state.x_shift.shape[0]} (split {state.split})")
+  n_pad = bucket_size(n, state.config.min_bucket)
+  xp = np.zeros((n_pad, xa.shape[1]), np.float32)
+  xp[:n] = xa
+  out = _predict_jit(state, xp)
+  return Prediction(*(o[:n] for o in out))
+
+
+def _acq_value(state: SurrogateState, k_e, k_a, x):
+  xn = ((x - state.x_shift) / state.x_scale)[None]
+  mean, ev, av = _predict_norm(state, xn)
+  # target units; sqrt guarded so the gradient stays finite at zero variance
+  mu = mean[0] * state.y_scale + state.y_shift
+  se = jnp.sqrt(ev[0] + 1e-12) * state.y_scale
+  sa = jnp.sqrt(av[0] + 1e-12) * state.y_scale
+  return mu - k_e * se - k_a * sa
+
+
+def acquisition_fn(state: SurrogateState, k_e: float = 0.5, k_a: float = 0.5):
+  """``f(x: float32[d]) -> scalar = mu(x) - k_e sigma_e(x) - k_a sigma_a(x)`` (target units), to be
+  MINIMISED by GOBI; differentiable in ``x``.  For 'two_tower', ``x`` is the concatenation
+  ``[x_model, x_hw]`` (the state knows the split).  Returned as a ``jax.tree_util.Partial`` so that
+  jitted callers (GOBI) are not recompiled for a new state.
+
+  Raises:
+    ConfigError: for a 'gnn' surrogate (no feature vector to differentiate).
+  """
+  if state.config.encoder == "gnn":
+    raise ConfigError("acquisition_fn: encoder 'gnn' has no feature-vector input; use 'mlp' or "
+                      "'two_tower' for GOBI")
+  return jax.tree_util.Partial(_acq_value, state, jnp.float32(k_e), jnp.float32(k_a))

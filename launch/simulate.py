@@ -1,0 +1,263 @@
+"""Transformer-accelerator simulation launcher (AccelTran reference model; legacy TransCODE model).
+
+Usage:
+  python -m launch.simulate --model_dict=bert_tiny --accelerator=edge            # one pair, metrics
+  python -m launch.simulate --model_dict=PATH.json --accelerator=PATH.yaml --legacy
+  python -m launch.simulate --pairs=IN.jsonl --output=OUT.jsonl [--legacy]
+  python -m launch.simulate --model_dict=bert_base --sweep=4096 --output_dir=DIR [--seed=0]
+
+``--pairs`` input: JSON lines, each ``{"model_dict": {...}, "config": {...}}`` or
+``{"model_dict": {...}, "acc_embedding": [12 values]}`` (TransCODE's raw ELECTOR embedding), with an
+optional ``key``; a ``.json`` file holding one object keyed by pair id (the
+``transcode/simulate_fast_sample.json`` format) is read too, in file order. Output: one JSON line per
+input pair, in input order: ``key`` (if any), ``cycles``, ``latency_s``, ``energy_j``,
+``energy_dynamic_j``, ``energy_leakage_j``, ``area_mm2``, ``peak_power_w``, ``avg_power_w``, ``fits``;
+with ``--legacy`` the legacy numbers (``energy_*`` converted from nJ to J as TransCODE summed them;
+``peak_power_w`` / ``avg_power_w`` null: the legacy model has no power) plus ``legacy``: the raw
+``simulate_fast`` dict in its original units (area mm^2, cycles, energies nJ), comparable 1:1 with the
+fixture's ``logs_fast``. A legacy pair that does not fit has ``fits: false`` and null metrics.
+
+``--sweep=N`` samples N ELECTOR accelerators (uniform over allowed values, PRNG key ``--seed``) for one
+model and writes ``DIR/sweep_<model>.csv`` and ``DIR/sweep_<model>.png`` (latency vs energy coloured
+by area, the 3-objective latency/energy/area Pareto front of the fitting configs marked).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pathlib
+import sys
+from typing import Any, Iterable
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dict", None, "model dict JSON path or a NAMED_MODELS name (bert_tiny, ...)")
+flags.DEFINE_string("accelerator", "edge", "accelerator config YAML/JSON path or edge|server")
+flags.DEFINE_bool("legacy", False, "use the quirk-exact legacy TransCODE simulator (nJ units)")
+flags.DEFINE_string("pairs", None, "JSONL (or fixture-style JSON) of (model_dict, config|acc_embedding)")
+flags.DEFINE_string("output", None, "output JSONL for --pairs (default: stdout)")
+flags.DEFINE_integer("sweep", None, "sample this many ELECTOR accelerators for --model_dict")
+flags.DEFINE_string("output_dir", "sweep_out", "directory for the --sweep CSV and PNG")
+flags.DEFINE_integer("seed", 0, "PRNG seed of --sweep")
+flags.DEFINE_integer("seq_len", 128, "sequence length (reference model only)")
+flags.DEFINE_float("sparsity_activation", None, "activation sparsity (default 0.5, AccelTran)")
+flags.DEFINE_float("sparsity_weight", None, "weight sparsity (default 0.5, AccelTran)")
+
+OUTPUT_KEYS = ("cycles", "latency_s", "energy_j", "energy_dynamic_j", "energy_leakage_j", "area_mm2",
+               "peak_power_w", "avg_power_w", "fits")
+
+
+def _load_structured(path: str) -> Any:
+  p = pathlib.Path(path)
+  if not p.exists():
+    raise FileNotFoundError(f"{path}: no such file")
+  text = p.read_text()
+  if p.suffix in (".yaml", ".yml"):
+    import yaml
+    return yaml.safe_load(text)
+  return json.loads(text)
+
+
+def load_model(arg: str) -> dict:
+  """A model dict from a JSON path or a ``NAMED_MODELS`` name."""
+  from jaxcodesign.hardware.api import resolve_model
+  if arg.endswith((".json", ".yaml", ".yml")) or os.path.sep in arg:
+    return resolve_model(_load_structured(arg))
+  return resolve_model(arg)
+
+
+def load_accelerator(arg: str) -> dict:
+  """An AccelTran config from a YAML/JSON path or a ``NAMED_ACCELERATORS`` name (edge, server)."""
+  from jaxcodesign.errors import SpaceError
+  from jaxcodesign.spaces.accelerators import NAMED_ACCELERATORS
+  if arg in NAMED_ACCELERATORS:
+    return NAMED_ACCELERATORS[arg]
+  if arg.endswith((".json", ".yaml", ".yml")) or os.path.sep in arg:
+    return _load_structured(arg)
+  raise SpaceError("accelerator", arg, sorted(NAMED_ACCELERATORS) + ["<path>.yaml|.json"])
+
+
+def read_pairs(path: str) -> list[dict]:
+  """Pairs ``{"key"?, "model_dict", "config"}`` in input order (configs decoded from embeddings)."""
+  from jaxcodesign.errors import ConfigError
+  from jaxcodesign.spaces.accelerators import ElectorSpace
+  text = pathlib.Path(path).read_text()
+  rows: list[dict] = []
+  stripped = text.lstrip()
+  if stripped.startswith("{") and "\n{" not in stripped.rstrip():
+    obj = json.loads(stripped)  # one JSON object: a single pair, or a fixture keyed by pair id
+    if "model_dict" in obj:
+      rows = [obj]
+    else:
+      rows = [dict(v, key=k) for k, v in obj.items()]
+  else:
+    for i, line in enumerate(text.splitlines()):
+      if line.strip():
+        try:
+          rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+          raise ConfigError(f"pairs: line {i + 1} of {path} is not JSON ({e})") from e
+  space = ElectorSpace()
+  pairs = []
+  for i, r in enumerate(rows):
+    if "model_dict" not in r:
+      raise ConfigError(f"pairs: entry {i} has no 'model_dict'; allowed keys: model_dict, config | "
+                        "acc_embedding, key")
+    if "config" in r:
+      cfg = r["config"]
+    elif "acc_embedding" in r:
+      cfg = space.decode(r["acc_embedding"])
+    else:
+      raise ConfigError(f"pairs: entry {i} has neither 'config' nor 'acc_embedding'")
+    pairs.append({"key": r.get("key"), "model_dict": r["model_dict"], "config": cfg})
+  return pairs
+
+
+def _sparsity():
+  if FLAGS.sparsity_activation is None and FLAGS.sparsity_weight is None:
+    return None
+  from jaxcodesign.hardware import constants as C
+  return {"activation": C.SPARSITY_ACTIVATION if FLAGS.sparsity_activation is None
+          else FLAGS.sparsity_activation,
+          "weight": C.SPARSITY_WEIGHT if FLAGS.sparsity_weight is None else FLAGS.sparsity_weight}
+
+
+def legacy_row(res: dict) -> dict:
+  """The output row of a legacy ``simulate_fast`` result (J from nJ; raw dict under ``legacy``)."""
+  from jaxcodesign.hardware import constants as C
+  from jaxcodesign.hardware.legacy import transcode_energies
+  if not res.get("fits", False):
+    return {"cycles": None, "latency_s": None, "energy_j": None, "energy_dynamic_j": None,
+            "energy_leakage_j": None, "area_mm2": res.get("area"), "peak_power_w": None,
+            "avg_power_w": None, "fits": False, "legacy": res}
+  dyn, leak = transcode_energies(res)
+  return {"cycles": res["cycles"], "latency_s": res["cycles"] / (C.CLOCK_MHZ * 1e6),
+          "energy_j": (dyn + leak) * 1e-9, "energy_dynamic_j": dyn * 1e-9,
+          "energy_leakage_j": leak * 1e-9, "area_mm2": res["area"], "peak_power_w": None,
+          "avg_power_w": None, "fits": True, "legacy": res}
+
+
+def simulate_pairs(pairs: list[dict], legacy: bool = False, sparsity=None, seq_len: int = 128) -> list[dict]:
+  """Output rows (input order) for ``read_pairs`` pairs; pairs of one model share one simulation."""
+  from jaxcodesign.hardware.api import simulate_transformer
+  out: list[dict | None] = [None] * len(pairs)
+  if legacy:
+    from jaxcodesign.hardware.legacy import simulate_fast
+    for i, p in enumerate(pairs):
+      out[i] = legacy_row(simulate_fast(p["model_dict"], p["config"]))
+  else:
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+      groups.setdefault(json.dumps(p["model_dict"], sort_keys=True), []).append(i)
+    for idx in groups.values():
+      res = simulate_transformer(pairs[idx[0]]["model_dict"], [pairs[i]["config"] for i in idx],
+                                 sparsity=sparsity, seq_len=seq_len)
+      for i, r in zip(idx, res):
+        out[i] = {k: r[k] for k in OUTPUT_KEYS}
+  for p, row in zip(pairs, out):
+    if p.get("key") is not None:
+      row["key"] = p["key"]
+  return out  # type: ignore[return-value]
+
+
+def write_jsonl(rows: Iterable[dict], path: str | None):
+  lines = [json.dumps(r) for r in rows]
+  if path:
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(path).write_text("\n".join(lines) + ("\n" if lines else ""))
+  else:
+    print("\n".join(lines))
+
+
+def run_sweep(model: dict, n: int, output_dir: str, seed: int, name: str, sparsity=None,
+              seq_len: int = 128) -> dict:
+  """Samples ``n`` ELECTOR configs, simulates, writes CSV + PNG; returns paths and Pareto count."""
+  import jax
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  import numpy as np
+
+  from jaxcodesign.hardware.api import simulate_transformer
+  from jaxcodesign.search.pareto import pareto_mask
+  from jaxcodesign.spaces.accelerators import ElectorSpace
+  space = ElectorSpace()
+  configs = space.sample(jax.random.PRNGKey(seed), n)
+  res = simulate_transformer(model, configs, sparsity=sparsity, seq_len=seq_len)
+  lat = np.array([r["latency_s"] for r in res])
+  en = np.array([r["energy_j"] for r in res])
+  area = np.array([r["area_mm2"] for r in res])
+  fits = np.array([r["fits"] for r in res])
+  front = np.zeros(n, bool)
+  if fits.any():
+    front[np.flatnonzero(fits)] = pareto_mask(np.stack([lat, en, area], 1)[fits])
+  out_dir = pathlib.Path(output_dir)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  csv_path = out_dir / f"sweep_{name}.csv"
+  with csv_path.open("w", newline="") as fh:
+    w = csv.writer(fh)
+    w.writerow(["acc_embedding", "hash"] + list(OUTPUT_KEYS) + ["pareto"])
+    for c, r, p in zip(configs, res, front):
+      w.writerow([json.dumps([int(x) for x in space.encode(c)]), space.hash(c)]
+                 + [r[k] for k in OUTPUT_KEYS] + [bool(p)])
+  png_path = out_dir / f"sweep_{name}.png"
+  fig, ax = plt.subplots(figsize=(7, 5))
+  sc = ax.scatter(lat[fits] * 1e3, en[fits] * 1e3, c=area[fits], s=6, cmap="viridis", norm="log",
+                  label="fits")
+  if (~fits).any():
+    ax.scatter(lat[~fits] * 1e3, en[~fits] * 1e3, s=6, c="lightgray", marker="x", label="does not fit")
+  ax.scatter(lat[front] * 1e3, en[front] * 1e3, s=30, facecolors="none", edgecolors="red",
+             label="Pareto (latency, energy, area)")
+  fig.colorbar(sc, ax=ax, label="area (mm$^2$)")
+  ax.set(xscale="log", yscale="log", xlabel="latency per batch (ms, 700 MHz)",
+         ylabel="energy per batch (mJ)", title=f"{name}: {n} ELECTOR accelerators")
+  ax.legend(loc="best", fontsize=8)
+  fig.tight_layout()
+  fig.savefig(png_path, dpi=120)
+  plt.close(fig)
+  return {"csv": str(csv_path), "png": str(png_path), "pareto": int(front.sum()),
+          "fits": int(fits.sum())}
+
+
+def main(argv):
+  del argv
+  from jaxcodesign.errors import ConfigError
+  sparsity = _sparsity()
+  if FLAGS.pairs:
+    if FLAGS.legacy and (sparsity is not None or FLAGS.seq_len != 128):
+      raise ConfigError("--legacy fixes seq_len 128 and sparsity 0.5/0.5")
+    rows = simulate_pairs(read_pairs(FLAGS.pairs), legacy=FLAGS.legacy, sparsity=sparsity,
+                          seq_len=FLAGS.seq_len)
+    write_jsonl(rows, FLAGS.output)
+    if FLAGS.output:
+      print(f"wrote {len(rows)} rows to {FLAGS.output}")
+    return 0
+  if not FLAGS.model_dict:
+    raise ConfigError("--model_dict is required (a JSON path or bert_tiny|bert_mini|bert_small|"
+                      "bert_medium|bert_base) unless --pairs is given")
+  model = load_model(FLAGS.model_dict)
+  name = pathlib.Path(FLAGS.model_dict).stem
+  if FLAGS.sweep:
+    if FLAGS.legacy:
+      raise ConfigError("--sweep uses the reference model; drop --legacy")
+    info = run_sweep(model, FLAGS.sweep, FLAGS.output_dir, FLAGS.seed, name, sparsity, FLAGS.seq_len)
+    print(json.dumps(info))
+    return 0
+  cfg = load_accelerator(FLAGS.accelerator)
+  if FLAGS.legacy:
+    row = simulate_pairs([{"model_dict": model, "config": cfg}], legacy=True)[0]
+  else:
+    from jaxcodesign.hardware.api import simulate_transformer
+    full = simulate_transformer(model, [cfg], sparsity=sparsity, seq_len=FLAGS.seq_len)[0]
+    row = {k: full[k] for k in OUTPUT_KEYS}
+    row["utilisation"] = full["utilisation"]
+    row["energy_components"] = full["energy_components"]
+  print(json.dumps(row, indent=1))
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
