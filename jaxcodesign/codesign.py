@@ -126,3 +126,252 @@ def make_objective(cfg: ml_collections.ConfigDict):
   if not terms:
     raise ConfigError("objective.weights: at least one weight must be > 0")
   return obj_lib.Objective(terms=tuple(terms))
+
+
+def make_constrained_objective(cfg: ml_collections.ConfigDict):
+  """The experiment objective plus the hard constraint ``fits >= 1`` (penalty form, see module doc).
+
+  The penalty form (performance - 1 for a pair that does not fit) keeps surrogate targets finite.
+  """
+  from jaxcodesign.search import objectives as obj_lib
+  base = make_objective(cfg)
+  return obj_lib.Objective(terms=base.terms, constraints=(obj_lib.Constraint("fits", 1.0, "min"),),
+                           violation="penalty", penalty=1.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Experiment assembly
+# ------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Experiment:
+  """Everything :func:`run` needs, assembled and validated from a config before expensive work."""
+  cfg: ml_collections.ConfigDict
+  model_space: Any
+  hw_space: Any
+  pair_space: Any
+  evaluator: "PairEvaluator"
+  objective: Any
+  fixed_model: Any
+  fixed_hw: Any
+
+
+def _to_plain(x):
+  if isinstance(x, ml_collections.ConfigDict):
+    x = x.to_dict()
+  if isinstance(x, dict):
+    return {k: _to_plain(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_to_plain(v) for v in x]
+  return x
+
+
+def _load_table(path: str, task: str):
+  """Measured accuracies {model_dict, accuracy} of a JSON-lines table (rows lacking ``task`` skipped)."""
+  p = pathlib.Path(path)
+  if not p.is_file():
+    raise ConfigError(f"oracle.table_path: file {path!r} not found")
+  rows = []
+  with open(p) as f:
+    for line in f:
+      if line.strip():
+        row = json.loads(line)
+        if task in row.get("accuracy", {}):
+          rows.append(row)
+  if not rows:
+    raise ConfigError(f"oracle.task: no row of {path} has a measured {task!r} accuracy")
+  return rows
+
+
+def build_experiment(cfg: ml_collections.ConfigDict, workdir=None) -> Experiment:
+  """Validates ``cfg`` and assembles spaces, oracle, accelerator model and objective.
+
+  All checks that can fail (unknown field values, dataset shapes, a space whose networks fit no
+  accelerator) run here, before any network is trained.
+
+  Raises:
+    ConfigError / SpaceError (ValueErrors) with the offending field named.
+  """
+  from jaxcodesign import spaces as spaces_lib
+  from jaxcodesign.spaces import generic, product
+
+  if cfg.budget < 2:
+    raise ConfigError(f"budget must be >= 2 evaluations, got {cfg.budget}")
+  if cfg.search.init_design < 1 or cfg.search.init_design >= cfg.budget:
+    raise ConfigError(f"search.init_design must be in [1, budget) = [1, {cfg.budget}), got "
+                      f"{cfg.search.init_design}")
+  for m in cfg.methods:
+    if m not in METHODS:
+      raise ConfigError(f"invalid value in field 'methods': {m!r}; allowed: {list(METHODS)}")
+  if cfg.model_space not in ("flexibert2", "flexibert_small", "cnnbench"):
+    raise ConfigError(f"invalid value for field 'model_space': {cfg.model_space!r}; allowed: "
+                      "['flexibert2', 'flexibert_small', 'cnnbench']")
+  hw_allowed = ("accelbench",) if cfg.model_space == "cnnbench" else ("elector", "acceltran")
+  if cfg.hw_space not in hw_allowed:
+    raise ConfigError(f"invalid value for field 'hw_space': {cfg.hw_space!r} with model_space "
+                      f"{cfg.model_space!r}; allowed: {list(hw_allowed)}")
+  if cfg.oracle.kind not in ("training", "table"):
+    raise ConfigError(f"invalid value for field 'oracle.kind': {cfg.oracle.kind!r}; allowed: "
+                      "['training', 'table']")
+
+  objective = make_constrained_objective(cfg)
+  hw_space = spaces_lib.get_space(cfg.hw_space, **_to_plain(cfg.hw_space_kwargs))
+  model_kwargs = _to_plain(cfg.model_space_kwargs)
+  if cfg.oracle.kind == "table":
+    if cfg.model_space != "flexibert_small":
+      raise ConfigError("oracle.kind='table' needs model_space='flexibert_small' (the measured library)")
+    rows = _load_table(cfg.oracle.table_path, cfg.oracle.task)
+    base = spaces_lib.get_space(cfg.model_space, **model_kwargs)
+    model_space = generic.FiniteSpace(base, [r["model_dict"] for r in rows])
+  else:
+    model_space = spaces_lib.get_space(cfg.model_space, **model_kwargs)
+  pair_space = product.PairSpace(model_space, hw_space)
+
+  evaluator = PairEvaluator.from_config(cfg, model_space, workdir)
+  key = _key(cfg.seed)
+  import jax
+  fixed_hw = _fixed_accelerator(cfg, hw_space)
+  if cfg.fixed_network:
+    fixed_model = model_space.validate(json.loads(cfg.fixed_network))
+  else:
+    fixed_model = model_space.sample(jax.random.fold_in(key, 17), 1)[0]
+  _check_some_pair_fits(cfg, model_space, hw_space, evaluator, key)
+  return Experiment(cfg, model_space, hw_space, pair_space, evaluator, objective, fixed_model, fixed_hw)
+
+
+def _key(seed: int):
+  import jax
+  return jax.random.PRNGKey(int(seed))
+
+
+def _fixed_accelerator(cfg, hw_space):
+  """The accelerator of the fixed-accelerator baseline: a named one, or a JSON config."""
+  name = cfg.fixed_accelerator
+  if cfg.hw_space in ("elector", "acceltran"):
+    from jaxcodesign.spaces.accelerators import NAMED_ACCELERATORS
+  else:
+    from jaxcodesign.spaces.accelerators import NAMED_ACCELBENCH as NAMED_ACCELERATORS
+  if name in NAMED_ACCELERATORS:
+    return hw_space.validate(NAMED_ACCELERATORS[name])
+  try:
+    return hw_space.validate(json.loads(name))
+  except json.JSONDecodeError:
+    raise ConfigError(f"invalid value for field 'fixed_accelerator': {name!r}; allowed: "
+                      f"{sorted(NAMED_ACCELERATORS)} or a JSON config") from None
+
+
+def _check_some_pair_fits(cfg, model_space, hw_space, evaluator, key, n=16):
+  """Stops early when no sampled network fits even the largest-buffer accelerator.
+
+  The accelerator with the largest buffers is the most permissive one for the capacity model, so if
+  none of ``n`` sampled networks (plus the smallest sampled one) fits it, the experiment cannot
+  produce a valid pair.
+  """
+  import jax
+  hw = hw_space.project(np.ones(hw_space.feature_dim, np.float32))
+  models = model_space.sample(jax.random.fold_in(key, 29), n)
+  res = evaluator.hardware(models, [hw] * len(models))
+  if not any(bool(r["fits"]) for r in res):
+    raise ConfigError(
+        f"no network of model_space {cfg.model_space!r} (sampled {n}) fits even the largest-buffer "
+        f"accelerator of hw_space {cfg.hw_space!r}: shrink the model space or enlarge the buffers")
+
+
+# ------------------------------------------------------------------------------------------------
+# The pair evaluator
+# ------------------------------------------------------------------------------------------------
+class PairEvaluator:
+  """Evaluator of ``{"model", "hw"}`` pairs: accuracy oracle x accelerator model.
+
+  ``evaluate(pairs)`` returns one dict per pair with ``accuracy`` (the oracle's *validation*
+  accuracy, the one used for selection), ``test_accuracy`` (reported only, when the oracle has one),
+  ``error = 1 - accuracy`` and the hardware metrics of :data:`HW_METRICS` plus ``utilisation``.
+
+  The accuracy of a network does not depend on the accelerator, so it is computed once per network
+  (the oracles cache by hash). With a ``cache_path`` every evaluated pair is appended to a JSON-lines
+  file and re-used after a restart, so a killed run never repeats finished work.
+  """
+
+  def __init__(self, oracle, hw_fn: Callable, model_space, cache_path=None, to_hw_model=None):
+    self.oracle = oracle
+    self.hw_fn = hw_fn
+    self.model_space = model_space
+    self.to_hw_model = to_hw_model or (lambda m: m)
+    self.cache_path = pathlib.Path(cache_path) if cache_path else None
+    self._cache: dict[str, dict] = {}
+    if self.cache_path is not None and self.cache_path.exists():
+      with open(self.cache_path) as f:
+        for line in f:
+          if line.strip():
+            row = json.loads(line)
+            self._cache[row["key"]] = row["metrics"]
+    self.name = "pair"
+
+  @classmethod
+  def from_config(cls, cfg, model_space, workdir=None) -> "PairEvaluator":
+    from jaxcodesign.hardware import api as hw_api
+    from jaxcodesign.models import oracles
+    sparsity = None
+    if cfg.hw.activation_sparsity or cfg.hw.weight_sparsity:
+      sparsity = (float(cfg.hw.activation_sparsity), float(cfg.hw.weight_sparsity))
+    to_hw_model = None
+    if cfg.model_space == "cnnbench":
+      ms = model_space
+      hw_fn = lambda m, hws: hw_api.simulate_cnn(m, hws, tuple(ms.input_shape), ms.num_classes,
+                                                  sparsity=sparsity)
+    else:
+      hw_fn = lambda m, hws: hw_api.simulate_transformer(m, hws, sparsity=sparsity,
+                                                         seq_len=int(cfg.hw.seq_len))
+      if cfg.model_space == "flexibert_small":
+        from jaxcodesign.spaces.flexibert import small_to_flexibert2
+        to_hw_model = small_to_flexibert2
+    oracle = oracles.make_oracle(cfg.oracle, cfg.model_space, model_space, seed=int(cfg.seed))
+    cache = pathlib.Path(workdir) / "evaluations.jsonl" if workdir else None
+    return cls(oracle, hw_fn, model_space, cache, to_hw_model)
+
+  def _key(self, pair) -> str:
+    return self.model_space.hash(pair["model"]) + "|" + json.dumps(pair["hw"], sort_keys=True)
+
+  def hardware(self, models: Sequence, hws: Sequence) -> list[dict]:
+    """Accelerator metrics of each (model, hw) pair (no accuracy; cheap)."""
+    out = []
+    for m, h in zip(models, hws):
+      out.append(self.hw_fn(self.to_hw_model(m), [h])[0])
+    return out
+
+  def evaluate(self, pairs: list) -> list[dict]:
+    results = []
+    for pair in pairs:
+      k = self._key(pair)
+      if k not in self._cache:
+        acc = self.oracle.evaluate([pair["model"]])[0]
+        hw = self.hardware([pair["model"]], [pair["hw"]])[0]
+        metrics = {"accuracy": float(acc["accuracy"]), "error": 1.0 - float(acc["accuracy"])}
+        for extra in ("test_accuracy", "params", "macs", "train_steps", "wall_s"):
+          if extra in acc and acc[extra] is not None:
+            metrics[extra] = float(acc[extra])
+        for name in HW_METRICS:
+          metrics[name] = float(hw[name])
+        metrics["utilisation"] = {k2: float(v) for k2, v in dict(hw.get("utilisation", {})).items()}
+        self._cache[k] = metrics
+        if self.cache_path is not None:
+          self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+          with open(self.cache_path, "a") as f:
+            f.write(json.dumps({"key": k, "metrics": metrics}) + "\n")
+      results.append(dict(self._cache[k]))
+    return results
+
+
+class _FixedHalf:
+  """Evaluator over one half of a pair, the other half fixed (the one-sided baselines)."""
+
+  def __init__(self, pair_eval: PairEvaluator, fixed_model=None, fixed_hw=None):
+    self.pair_eval, self.fixed_model, self.fixed_hw = pair_eval, fixed_model, fixed_hw
+    self.name = "fixed_network" if fixed_model is not None else "fixed_accelerator"
+
+  def pair(self, p):
+    if self.fixed_model is not None:
+      return {"model": self.fixed_model, "hw": p}
+    return {"model": p, "hw": self.fixed_hw}
+
+  def evaluate(self, points: list) -> list[dict]:
+    return self.pair_eval.evaluate([self.pair(p) for p in points])

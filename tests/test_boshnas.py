@@ -200,3 +200,47 @@ def test_initial_design_methods(method):
   if method == "lhs":  # each coordinate's 8 bins covered exactly once
     for j in range(3):
       assert sorted(p[j] for p in res.points) == list(range(8))
+
+
+# ---- the package's surrogate -------------------------------------------------------------------
+
+def _small_surrogate():
+  from jaxcodesign.surrogates import SurrogateConfig
+  return SurrogateConfig(hidden=(16, 8), npn_hidden=(8, 8), n_members=2, epochs=15, min_epochs=5,
+                         mc_samples=4, min_bucket=16)
+
+
+def test_real_surrogate_resume_and_no_recompilation(tmp_path):
+  from jaxcodesign.search import gobi as gobi_mod
+  from jaxcodesign.surrogates import TRACE_COUNTS
+  cfg = _cfg(surrogate=_small_surrogate(), n_init=4, batch_size=2, budget=14, patience=50)
+  key = jax.random.PRNGKey(11)
+  run_boshnas(key, SPACE, CallableEvaluator(score), OBJ, cfg, workdir=tmp_path / "r", max_rounds=2)
+  fits, preds = TRACE_COUNTS["fit"], TRACE_COUNTS["predict"]
+  gobi_cache = gobi_mod._gobi_jit._cache_size()
+  res = run_boshnas(key, SPACE, CallableEvaluator(score), OBJ, cfg, workdir=tmp_path / "r",
+                    max_rounds=5)
+  assert res.rounds == 5 and len(res.points) == 14 and res.stop_reason == "budget"
+  # dataset sizes 8..12 lie in the 16-row bucket: no new traces of fit / predict / GOBI
+  assert TRACE_COUNTS["fit"] == fits and TRACE_COUNTS["predict"] == preds
+  assert gobi_mod._gobi_jit._cache_size() == gobi_cache
+  # the restored SurrogateState was warm-started: same static config, arrays restored
+  assert res.surrogate_state.config == cfg.surrogate
+
+
+def test_boshcode_on_pair_space():
+  from jaxcodesign.spaces.product import PairSpace
+  pair = PairSpace(IntegerSpace([0, 0], [7, 7]), IntegerSpace([0], [7]))
+  assert pair.feature_dim == 3 and pair.split == 2
+  p = pair.sample(jax.random.PRNGKey(0), 1)[0]
+  assert pair.project(pair.to_features(p)) == p and "|" in pair.hash(p)
+  with pytest.raises(ValueError, match="model"):
+    pair.hash([1, 2, 3])
+
+  def pair_score(q):
+    return score(q["model"] + q["hw"])
+
+  res = run_boshnas(jax.random.PRNGKey(2), pair, CallableEvaluator(pair_score), OBJ,
+                    _cfg(budget=16, patience=50), surrogate_api=STUB)
+  assert len(res.points) == 16 and all(pair.is_valid(q) for q in res.points)
+  assert res.best_performance >= 0.9

@@ -325,7 +325,8 @@ def compile_cache_size() -> int:
 def simulate_cnn_arrays(op_table: W.CNNOpTable, config_arrays: Mapping[str, Any],
                         sparsity: Mapping[str, Any] | None = None,
                         im2col_power_scale: float = IM2COL_POWER_SCALE) -> dict:
-  """Array-level model: one op table, ``n`` configs, jitted once per (bucket, lane type, n).
+  """Array-level model: one op table, ``n`` configs, jitted once per (op bucket, lane type, config
+  bucket), where the config axis is padded to the next power of two (at least 8).
 
   Args:
     op_table: from :func:`jaxcodesign.hardware.cnn_workload.lower_cnn` / ``lower_layers``.
@@ -351,10 +352,17 @@ def simulate_cnn_arrays(op_table: W.CNNOpTable, config_arrays: Mapping[str, Any]
   if n is None or any(v.shape != (n,) for v in cfg.values()):
     raise ConfigError("config_arrays: every key must be a 1-D array of the same length")
   sp = sparsity_arrays(sparsity, n)
+  # pad the config axis to a power of two (repeating the last config) so that varying numbers of
+  # configs share compilations; results are sliced back to n.
+  n_pad = W.bucket_size(n)
+  pad = lambda a: jnp.pad(jnp.asarray(a, jnp.float32), (0, n_pad - n), mode="edge")
+  cfg = {k: pad(v) for k, v in cfg.items()}
+  sp = {k: pad(v) for k, v in sp.items()}
   t = {k: jnp.asarray(v) for k, v in op_table.arrays().items()}
-  return _simulate_jit(t, cfg, sp, activations=tuple(op_table.activations) or ("relu",),
-                       table_batch=int(op_table.batch_size),
-                       im2col_power_scale=float(im2col_power_scale))
+  out = _simulate_jit(t, cfg, sp, activations=tuple(op_table.activations) or ("relu",),
+                      table_batch=int(op_table.batch_size),
+                      im2col_power_scale=float(im2col_power_scale))
+  return jax.tree_util.tree_map(lambda a: a[:n], out)
 
 
 def results_to_dicts(out: Mapping[str, Any], area_mm2=None, leakage_mw=None) -> list[dict]:

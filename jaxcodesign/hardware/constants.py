@@ -32,7 +32,6 @@ per GB the figures would be 292.6 / 2925.7 / 4228.6, which do not match the spec
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 # ---------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ Protocol (one call of :func:`train_model`):
    part in any decision (selection is a function of the validation split only, by construction).
 
 Models must be Flax modules called as ``model.apply(variables, x, train=bool)`` returning logits
-``[B, C]``; a ``batch_stats`` collection (BatchNorm) is handled (mutable in training, frozen in eval).
+``[B, C]``; a ``'dropout'`` PRNG stream is supplied in training; a ``batch_stats`` collection (BatchNorm) is handled (mutable in training, frozen in eval).
 """
 
 from __future__ import annotations
@@ -89,29 +89,33 @@ def count_params(variables) -> int:
 def _make_fns(model, optimizer, has_stats: bool, batch_size: int, steps: int, eval_batch: int):
   """Jitted epoch and evaluation functions for one architecture (compiled once, reused)."""
 
-  def loss_fn(params, stats, x, y):
+  def loss_fn(params, stats, x, y, key):
     variables = {"params": params, **({"batch_stats": stats} if has_stats else {})}
+    rngs = {"dropout": key}
     if has_stats:
-      logits, upd = model.apply(variables, x, train=True, mutable=["batch_stats"])
+      logits, upd = model.apply(variables, x, train=True, mutable=["batch_stats"], rngs=rngs)
       new_stats = upd["batch_stats"]
     else:
-      logits, new_stats = model.apply(variables, x, train=True), stats
+      logits, new_stats = model.apply(variables, x, train=True, rngs=rngs), stats
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
     return loss, new_stats
 
   @jax.jit
   def epoch_fn(state, x_train, y_train, key):
     params, stats, opt_state = state
-    perm = jax.random.permutation(key, x_train.shape[0])[: steps * batch_size].reshape(steps, batch_size)
+    k_perm, k_drop = jax.random.split(key)
+    perm = jax.random.permutation(k_perm, x_train.shape[0])[: steps * batch_size].reshape(steps, batch_size)
+    drop_keys = jax.random.split(k_drop, steps)
 
-    def step(carry, idx):
+    def step(carry, inputs):
+      idx, k = inputs
       params, stats, opt_state = carry
       (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, x_train[idx],
-                                                                        y_train[idx])
+                                                                        y_train[idx], k)
       updates, opt_state = optimizer.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), stats, opt_state), loss
 
-    state, losses = jax.lax.scan(step, (params, stats, opt_state), perm)
+    state, losses = jax.lax.scan(step, (params, stats, opt_state), (perm, drop_keys))
     return state, losses.mean()
 
   @jax.jit

@@ -98,19 +98,27 @@ class CandidatePool:
 
 def _random_untried(space, rng, key, k: int, tried: set, pool: CandidatePool | None,
                     max_tries: int = 20) -> list:
-  """Up to ``k`` distinct untried designs: from the pool, or by sampling the space (rejection)."""
+  """Up to ``k`` distinct untried designs: from the pool, or by sampling the space (rejection).
+
+  Sampling stops early when a round of ``2k`` samples brings fewer than ``k / 20 + 1`` new designs
+  (the space is nearly exhausted around the tried set), so small spaces do not spin.
+  """
   if pool is not None:
     return pool.random_untried(rng, k, tried)
   out, seen = [], set(tried)
-  for t in range(max_tries):
+  for _ in range(max_tries):
     key, sub = jax.random.split(key)
+    added = 0
     for p in space.sample(sub, 2 * k):
       h = space.hash(p)
       if h not in seen:
         seen.add(h)
         out.append(p)
+        added += 1
         if len(out) == k:
           return out
+    if added < k // 20 + 1 and out:
+      break
   return out
 
 
@@ -205,11 +213,18 @@ def expected_improvement(mu: np.ndarray, std: np.ndarray, best: float, xi: float
 
 
 def gp_bo(key, space, evaluator: Evaluator, objective, budget: int, n_init: int = 10,
-          pool_size: int = 512, xi: float = 0.01,
+          pool_size: int = 512, xi: float = 0.01, refit_every: int = 1,
           candidates: Sequence[Any] | None = None) -> list[HistoryEntry]:
-  """GP-BO baseline (see module docstring): ``n_init`` random queries, then one EI maximiser per query."""
+  """GP-BO baseline (see module docstring): ``n_init`` random queries, then one EI maximiser per query.
+
+  Kernel hyperparameters are re-optimised (L-BFGS, sklearn's default) every ``refit_every`` queries;
+  in between the GP is refitted on the new data with the last hyperparameters fixed (cheaper; 1 =
+  always re-optimise, the textbook form).
+  """
   from sklearn.gaussian_process import GaussianProcessRegressor
   from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+  if refit_every < 1:
+    raise ConfigError(f"invalid value for field 'refit_every': {refit_every}; allowed: int >= 1")
   ev = _budgeted(evaluator, space, budget)
   pool = CandidatePool(space, candidates) if candidates is not None else None
   rng = numpy_rng(key)
@@ -219,15 +234,22 @@ def gp_bo(key, space, evaluator: Evaluator, objective, budget: int, n_init: int 
   init = _random_untried(space, rng, sub, min(max(n_init, 2), budget), tried, pool)
   _record(ev, init, objective, history)
   tried.update(space.hash(p) for p in init)
+  kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=1.0, nu=2.5,
+                                                      length_scale_bounds=(1e-2, 1e2))
+            + WhiteKernel(1e-3, (1e-6, 1e-1)))
+  step = 0
   while len(history) < budget:
     x = space.to_features_batch([e.point for e in history]).astype(np.float64)
     y = np.array([e.performance for e in history])
-    kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=1.0, nu=2.5,
-                                                        length_scale_bounds=(1e-2, 1e2))
-              + WhiteKernel(1e-3, (1e-6, 1e-1)))
+    finite = np.isfinite(y)
+    y = np.where(finite, y, y[finite].min() if finite.any() else 0.0)
+    optimise = step % refit_every == 0
     gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True,
+                                  optimizer="fmin_l_bfgs_b" if optimise else None,
                                   random_state=int(rng.integers(2**31 - 1)))
     gp.fit(x, y)
+    kernel = gp.kernel_
+    step += 1
     if pool is not None:
       idx = pool.untried(tried)
       if idx.size == 0:

@@ -511,3 +511,73 @@ class TypedGraphSpace(DesignSpace):
                              senders=snd.astype(np.int32), receivers=rcv.astype(np.int32),
                              n_node=np.array([n], np.int32), n_edge=np.array([len(snd)], np.int32),
                              globals=np.array([[n / self.max_nodes]], np.float32))
+
+
+# ------------------------------------------------------------------------------------------------
+# Finite restriction of a space
+# ------------------------------------------------------------------------------------------------
+class FiniteSpace(DesignSpace):
+  """A base space restricted to a finite list of its points (e.g. the models that were measured).
+
+  Points, features, graph views and hashes are those of ``base``; only the points of ``candidates``
+  are valid. The projection maps a feature vector to the nearest candidate (Euclidean distance in the
+  base space's normalised [0, 1] features), so a GOBI optimum always lands on a candidate. Used by the
+  table-oracle experiments, where only measured models can be queried.
+
+  Raises:
+    ConfigError: if ``candidates`` is empty.
+  """
+
+  def __init__(self, base: DesignSpace, candidates: Sequence[Any]):
+    if not candidates:
+      raise ConfigError("invalid value for field 'candidates': empty; allowed: a non-empty list")
+    self.base = base
+    self.name = f"finite({base.name})"
+    self.candidates = [base.validate(c) for c in candidates]
+    self._hashes = [base.hash(c) for c in self.candidates]
+    self._index = {h: i for i, h in enumerate(self._hashes)}
+    self._features = base.to_features_batch(self.candidates)
+
+  def describe(self) -> dict:
+    return {"name": self.name, "base": self.base.name, "size": self.size()}
+
+  def size(self) -> int:
+    return len(self._index)
+
+  def validate(self, point):
+    p = self.base.validate(point)
+    if self.base.hash(p) not in self._index:
+      raise SpaceError("point", self.base.hash(p), reason="not one of the candidates",
+                       allowed=f"{self.size()} candidate points of space {self.base.name!r}")
+    return p
+
+  def sample(self, key, n: int, method: str = "uniform") -> list:
+    """``n`` candidates, uniformly with replacement ('uniform') or a stratified permutation ('lhs')."""
+    _check_method(method)
+    rng = numpy_rng(key)
+    k = len(self.candidates)
+    if method == "lhs":
+      idx = rng.permutation(np.concatenate([np.tile(np.arange(k), n // k), rng.permutation(k)[:n % k]]))
+    else:
+      idx = rng.integers(0, k, n)
+    return [self.candidates[int(i)] for i in idx]
+
+  @property
+  def feature_dim(self) -> int:
+    return self.base.feature_dim
+
+  def to_features(self, point) -> np.ndarray:
+    return self.base.to_features(point)
+
+  def feature_bounds(self):
+    return self.base.feature_bounds()
+
+  def project(self, features):
+    f = np.asarray(features, np.float32).reshape(1, -1)
+    return self.candidates[int(np.argmin(((self._features - f) ** 2).sum(axis=1)))]
+
+  def hash(self, point) -> str:
+    return self.base.hash(point)
+
+  def graph(self, point):
+    return self.base.graph(point)

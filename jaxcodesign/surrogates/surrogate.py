@@ -199,61 +199,7 @@ def _init_member(key, config: SurrogateConfig, split: int, sample_x):
   return dict(teacher=t.init(k1, sample_x), student=s.init(k2, sample_x), npn=n.init(k3, sample_x))
 
 
-def _take(x, idx):
-  return x if _is_graph(x) else x[idx]
-
-
-def _train_net(loss_fn, params, key, x, y, w_train, w_val, config: SurrogateConfig, lr: float,
-               n_batches: int, batch: int):
-  """Early-stopped minibatch training of one network (one member).
-
-  ``loss_fn(params, x_batch, y_batch, w_batch, key) -> weighted mean loss``. ``w_train`` / ``w_val``
-  float32[N] masks.  Returns the parameters with the best held-out loss.
-  """
-  opt = optax.adamw(lr, weight_decay=config.weight_decay)
-  n = y.shape[0]
-  full = n_batches * batch
-
-  def epoch(carry):
-    params, opt_state, key = carry["params"], carry["opt"], carry["key"]
-    key, kperm, kloss = jax.random.split(key, 3)
-    u = jax.random.uniform(kperm, (n,))
-    order = jnp.argsort(jnp.where(w_train > 0, u, 1.0 + u))
-    order = jnp.concatenate([order, order[:full - n]]) if full > n else order
-    wpos = jnp.where(jnp.arange(full) < n, 1.0, 0.0)
-    idx = order.reshape(n_batches, batch)
-    wb = (w_train[order] * wpos).reshape(n_batches, batch)
-
-    def step(c, inp):
-      p, o = c
-      i, wi, k = inp
-      if _is_graph(x):  # full batch
-        loss, g = jax.value_and_grad(loss_fn)(p, x, y, w_train, k)
-      else:
-        loss, g = jax.value_and_grad(loss_fn)(p, x[i], y[i], wi, k)
-      upd, o2 = opt.update(g, o, p)
-      p2 = optax.apply_updates(p, upd)
-      has = jnp.sum(wi) > 0
-      sel = lambda a, b: jax.tree_util.tree_map(lambda u_, v_: jnp.where(has, u_, v_), a, b)
-      return (sel(p2, p), sel(o2, o)), loss
-
-    (params, opt_state), _ = jax.lax.scan(step, (params, opt_state),
-                                          (idx, wb, jax.random.split(kloss, n_batches)))
-    val = loss_fn(params, x, y, w_val, None)
-    better = val < carry["best"]
-    pick = lambda a, b: jax.tree_util.tree_map(lambda u_, v_: jnp.where(better, u_, v_), a, b)
-    return dict(params=params, opt=opt_state, key=key, best=jnp.where(better, val, carry["best"]),
-                best_params=pick(params, carry["best_params"]),
-                bad=jnp.where(better, 0, carry["bad"] + 1), epoch=carry["epoch"] + 1)
-
-  def cond(c):
-    stop = jnp.logical_and(c["epoch"] >= config.min_epochs, c["bad"] >= config.patience)
-    return jnp.logical_and(c["epoch"] < config.epochs, jnp.logical_not(stop))
-
-  init = dict(params=params, opt=opt.init(params), key=key, best=jnp.float32(jnp.inf),
-              best_params=params, bad=jnp.int32(0), epoch=jnp.int32(0))
-  out = jax.lax.while_loop(cond, epoch, init)
-  return out["best_params"]
+_NETS = ("teacher", "npn", "student")
 
 
 def _wmean(v, w):
@@ -262,9 +208,19 @@ def _wmean(v, w):
 
 def _fit_member(key, params, x, y, mask, n_val, config: SurrogateConfig, split: int,
                 n_batches: int, batch: int):
+  """Trains one member's three networks jointly in ONE early-stopped loop (one compiled program).
+
+  Losses (per network, disjoint parameters, so the sum trains each on its own loss): teacher MSE
+  (dropout on), NPN Gaussian NLL, student MSE to the stop-gradient MC-dropout std of the CURRENT
+  teacher at the same inputs (online distillation; the original trained the student after the
+  teacher).  Each network keeps its own best held-out parameters; the loop stops once all three
+  have gone ``patience`` epochs without improving (after ``min_epochs``) or after ``epochs``.
+  """
   teacher, student, npn = _nets(config, split)
   n = y.shape[0]
-  ksplit, kt, ks, kn, kmc = jax.random.split(key, 5)
+  full = n_batches * batch
+  graph = _is_graph(x)
+  ksplit, kloop = jax.random.split(key)
   # one fixed held-out split per member: the n_val real rows with the smallest random keys.
   u = jnp.where(mask > 0, jax.random.uniform(ksplit, (n,)), 2.0)
   rank = jnp.argsort(jnp.argsort(u))
@@ -272,30 +228,69 @@ def _fit_member(key, params, x, y, mask, n_val, config: SurrogateConfig, split: 
   w_train = mask - w_val
   w_val = jnp.where(n_val > 0, w_val, w_train)
 
-  def t_loss(p, xb, yb, wb, k):
-    det = k is None
-    rngs = None if det else {"dropout": k}
-    pred = teacher.apply(p, xb, deterministic=det, rngs=rngs)
-    return _wmean((pred - yb) ** 2, wb)
-
-  def n_loss(p, xb, yb, wb, k):
-    m, s = npn.apply(p, xb)
+  def losses(p, xb, yb, wb, k):
+    kd, kmc = jax.random.split(k)
+    pred = teacher.apply(p["teacher"], xb, deterministic=False, rngs={"dropout": kd})
+    mc = jax.vmap(lambda kk: teacher.apply(p["teacher"], xb, deterministic=False,
+                                           rngs={"dropout": kk}))(
+                                               jax.random.split(kmc, config.mc_samples))
+    sigma = jax.lax.stop_gradient(jnp.std(mc, axis=0, ddof=1))
+    m, s = npn.apply(p["npn"], xb)
     s = jnp.maximum(s, _MIN_S)
-    return _wmean(0.5 * (config.npn_mse_factor * (m - yb) ** 2 / s + jnp.log(s)), wb)
+    lt = _wmean((pred - yb) ** 2, wb)
+    ln = _wmean(0.5 * (config.npn_mse_factor * (m - yb) ** 2 / s + jnp.log(s)), wb)
+    ls = _wmean((student.apply(p["student"], xb) - sigma) ** 2, wb)
+    return jnp.stack([lt, ln, ls])
 
-  lr_t, lr_n = config.lr_teacher, config.lr_npn
-  p_t = _train_net(t_loss, params["teacher"], kt, x, y, w_train, w_val, config, lr_t, n_batches, batch)
-  p_n = _train_net(n_loss, params["npn"], kn, x, y, w_train, w_val, config, lr_n, n_batches, batch)
-  mc = jax.vmap(lambda k: teacher.apply(p_t, x, deterministic=False, rngs={"dropout": k}))(
-      jax.random.split(kmc, config.mc_samples))
-  sigma = jnp.std(mc, axis=0, ddof=1)
+  def total(p, xb, yb, wb, k):
+    return jnp.sum(losses(p, xb, yb, wb, k))
 
-  def s_loss(p, xb, yb, wb, k):
-    return _wmean((student.apply(p, xb) - yb) ** 2, wb)
+  lrs = dict(teacher=config.lr_teacher, npn=config.lr_npn, student=config.lr_student)
+  opt = optax.multi_transform(
+      {k: optax.adamw(lrs[k], weight_decay=config.weight_decay) for k in _NETS},
+      {k: k for k in _NETS})
+  grad_fn = jax.grad(total)
 
-  p_s = _train_net(s_loss, params["student"], ks, x, jax.lax.stop_gradient(sigma), w_train, w_val,
-                   config, config.lr_student, n_batches, batch)
-  return dict(teacher=p_t, student=p_s, npn=p_n)
+  def epoch(c):
+    key, kperm, kstep, kval = jax.random.split(c["key"], 4)
+    uu = jax.random.uniform(kperm, (n,))
+    order = jnp.argsort(jnp.where(w_train > 0, uu, 1.0 + uu))
+    order = jnp.concatenate([order, order[:full - n]]) if full > n else order
+    wpos = jnp.where(jnp.arange(full) < n, 1.0, 0.0)
+    idx = order.reshape(n_batches, batch)
+    wb = (w_train[order] * wpos).reshape(n_batches, batch)
+
+    def step(carry, inp):
+      p, o = carry
+      i, wi, k = inp
+      if graph:  # full batch
+        g = grad_fn(p, x, y, w_train, k)
+      else:
+        g = grad_fn(p, x[i], y[i], wi, k)
+      upd, o2 = opt.update(g, o, p)
+      p2 = optax.apply_updates(p, upd)
+      has = jnp.sum(wi) > 0
+      sel = lambda a, b: jax.tree_util.tree_map(lambda u_, v_: jnp.where(has, u_, v_), a, b)
+      return (sel(p2, p), sel(o2, o)), None
+
+    (params, opt_state), _ = jax.lax.scan(step, (c["params"], c["opt"]),
+                                          (idx, wb, jax.random.split(kstep, n_batches)))
+    val = losses(params, x, y, w_val, kval)  # float32[3] held-out losses (teacher with dropout)
+    better = val < c["best"]
+    best_params = {name: jax.tree_util.tree_map(lambda a_, b_, bt=better[j]: jnp.where(bt, a_, b_),
+                                                params[name], c["best_params"][name])
+                   for j, name in enumerate(_NETS)}
+    return dict(params=params, opt=opt_state, key=key, best=jnp.where(better, val, c["best"]),
+                best_params=best_params, bad=jnp.where(better, 0, c["bad"] + 1),
+                epoch=c["epoch"] + 1)
+
+  def cond(c):
+    stop = jnp.logical_and(c["epoch"] >= config.min_epochs, jnp.all(c["bad"] >= config.patience))
+    return jnp.logical_and(c["epoch"] < config.epochs, jnp.logical_not(stop))
+
+  init = dict(params=params, opt=opt.init(params), key=kloop, best=jnp.full(3, jnp.inf, jnp.float32),
+              best_params=params, bad=jnp.zeros(3, jnp.int32), epoch=jnp.int32(0))
+  return jax.lax.while_loop(cond, epoch, init)["best_params"]
 
 
 @functools.partial(jax.jit, static_argnames=("config", "split", "n_batches", "batch"))
