@@ -31,4 +31,4 @@ def get_config():
   cfg.objective.references.latency_s = 1e-3
   cfg.objective.references.energy_j = 1e-3
   cfg.objective.references.area_mm2 = 300.0
-  return cfg
+  return cfg.lock()

@@ -30,4 +30,4 @@ def get_config():
   cfg.oracle.kind = "training"
   cfg.oracle.dataset = "digits"
   cfg.fixed_accelerator = "edge"
-  return cfg
+  return cfg.lock()

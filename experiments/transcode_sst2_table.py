@@ -29,4 +29,4 @@ def get_config():
   cfg.objective.references.latency_s = 1e-2
   cfg.objective.references.energy_j = 1e-2
   cfg.objective.references.area_mm2 = 500.0
-  return cfg
+  return cfg.lock()

@@ -375,3 +375,168 @@ class _FixedHalf:
 
   def evaluate(self, points: list) -> list[dict]:
     return self.pair_eval.evaluate([self.pair(p) for p in points])
+
+
+# ------------------------------------------------------------------------------------------------
+# Running the methods
+# ------------------------------------------------------------------------------------------------
+def boshnas_config(cfg, budget: int, two_tower: bool):
+  """BOSHNAS / BOSHCODE settings from ``cfg.search`` (patience high enough to use the whole budget,
+  so that every method spends the same number of evaluations)."""
+  from jaxcodesign.search.boshnas import BoshnasConfig
+  from jaxcodesign import surrogates
+  scfg = surrogates.SurrogateConfig(epochs=int(cfg.search.surrogate_epochs),
+                                    n_members=int(cfg.search.n_members),
+                                    encoder="two_tower" if two_tower else "mlp")
+  return BoshnasConfig(n_init=int(cfg.search.init_design), init_method=cfg.search.init_method,
+                       alpha=float(cfg.search.alpha), beta=float(cfg.search.beta),
+                       k_e=float(cfg.search.k_e), k_a=float(cfg.search.k_a),
+                       patience=max(3, budget // 4), stop_patience=budget, budget=int(budget),
+                       max_rounds=int(budget), gobi_restarts=int(cfg.search.gobi_restarts),
+                       surrogate=scfg, two_tower=two_tower)
+
+
+def run_method(exp: Experiment, method: str, workdir, max_rounds=None) -> list[dict]:
+  """Runs one method at the experiment's budget; returns its history in query order.
+
+  Each entry is ``{"model", "hw", "metrics", "performance", "kind"}``. BOSHNAS-based methods
+  checkpoint to ``workdir/checkpoints/<method>`` and resume from there.
+  """
+  from jaxcodesign.search import baselines, boshnas
+  cfg = exp.cfg
+  key = jax_fold(_key(cfg.seed), METHODS.index(method))
+  ckpt = pathlib.Path(workdir) / "checkpoints" / method if workdir else None
+  budget = int(cfg.budget)
+  if method == "random_pairs":
+    hist = baselines.random_search(key, exp.pair_space, exp.evaluator, exp.objective, budget)
+    return [_entry(h.point, h.metrics, h.performance, "random") for h in hist]
+  if method == "codesign":
+    space, ev, two_tower = exp.pair_space, exp.evaluator, True
+    wrap = lambda p: p
+  elif method == "fixed_network":
+    ev = _FixedHalf(exp.evaluator, fixed_model=exp.fixed_model)
+    space, two_tower, wrap = exp.hw_space, False, ev.pair
+  else:
+    ev = _FixedHalf(exp.evaluator, fixed_hw=exp.fixed_hw)
+    space, two_tower, wrap = exp.model_space, False, ev.pair
+  res = boshnas.run_boshnas(key, space, ev, exp.objective, boshnas_config(cfg, budget, two_tower),
+                            workdir=ckpt, max_rounds=max_rounds)
+  return [_entry(wrap(p), m, f, k) for p, m, f, k in zip(res.points, res.metrics, res.performance,
+                                                         res.kinds)]
+
+
+def jax_fold(key, i: int):
+  import jax
+  return jax.random.fold_in(key, i)
+
+
+def _entry(pair, metrics, performance, kind) -> dict:
+  return {"model": pair["model"], "hw": pair["hw"], "metrics": metrics,
+          "performance": float(performance), "kind": kind}
+
+
+def _versions() -> dict:
+  import importlib.metadata as md
+  out = {"python": platform.python_version(), "platform": platform.platform()}
+  for pkg in ("jaxcodesign", "jax", "jaxlib", "flax", "optax", "jraph", "orbax-checkpoint", "numpy"):
+    try:
+      out[pkg] = md.version(pkg)
+    except md.PackageNotFoundError:
+      out[pkg] = None
+  return out
+
+
+def pareto_set(entries: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
+  """(objective matrix float[n, 4] of (error, latency_s, energy_j, area_mm2), Pareto mask bool[n])
+  over the fitting pairs among ``entries`` (non-fitting pairs are never Pareto-optimal)."""
+  from jaxcodesign.search.pareto import pareto_mask
+  costs = np.array([[e["metrics"]["error"], e["metrics"]["latency_s"], e["metrics"]["energy_j"],
+                     e["metrics"]["area_mm2"]] for e in entries], np.float64).reshape(-1, 4)
+  fits = np.array([bool(e["metrics"]["fits"]) for e in entries], bool)
+  mask = np.zeros(len(entries), bool)
+  if fits.any():
+    mask[np.nonzero(fits)[0]] = np.asarray(pareto_mask(costs[fits]), bool)
+  return costs, mask
+
+
+def run(cfg: ml_collections.ConfigDict, workdir, progress: bool = True, max_rounds=None) -> dict:
+  """Runs the experiment ``cfg`` into ``workdir`` (resuming what is there) and returns the results.
+
+  Writes ``results.json`` and ``plots/{convergence,pareto,utilisation}.png``. The chosen pair is
+  the evaluated co-design pair of highest performance under :func:`make_constrained_objective`
+  (the same function that produced the surrogate targets).
+
+  Raises:
+    ConfigError: before any training, for an invalid configuration.
+  """
+  from absl import logging
+  from jaxcodesign import plots
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  t0 = time.time()
+  exp = build_experiment(cfg, workdir)
+  histories, timings = {}, {}
+  bar = None
+  if progress:
+    from tqdm import tqdm
+    bar = tqdm(total=len(cfg.methods) * int(cfg.budget), desc=cfg.name, unit="eval")
+  for method in cfg.methods:
+    t = time.time()
+    hist = run_method(exp, method, workdir, max_rounds=max_rounds)
+    histories[method] = hist
+    timings[method] = time.time() - t
+    best = max((h["performance"] for h in hist), default=float("nan"))
+    logging.info("%s: %d evaluations, best objective %.4f (%.1f s)", method, len(hist), best,
+                 timings[method])
+    if bar is not None:
+      bar.update(len(hist))
+      bar.set_postfix({"method": method, "best": f"{best:.4f}"})
+  if bar is not None:
+    bar.close()
+
+  main = "codesign" if "codesign" in histories else cfg.methods[0]
+  chosen_i = int(np.argmax([h["performance"] for h in histories[main]]))
+  chosen = histories[main][chosen_i]
+  all_entries = [dict(e, method=m) for m, hs in histories.items() for e in hs]
+  costs, mask = pareto_set(all_entries)
+  summary = {m: {"best_performance": max(h["performance"] for h in hs),
+                 "evaluations": len(hs),
+                 "best": _strip(max(hs, key=lambda e: e["performance"])),
+                 "wall_s": timings[m]} for m, hs in histories.items()}
+  plots_dir = workdir / "plots"
+  curves = {m: plots.best_so_far([h["performance"] for h in hs]) for m, hs in histories.items()}
+  paths = {
+      "convergence": str(plots.plot_convergence(curves, plots_dir / "convergence.png",
+                                                title=f"{cfg.name}: best objective vs queries")),
+      "pareto": str(plots.plot_pareto(
+          costs, mask, ["validation error", "latency (s)", "energy (J)", "area (mm^2)"],
+          plots_dir / "pareto.png", chosen=all_entries.index(dict(chosen, method=main)),
+          groups=[e["method"] for e in all_entries], title=f"{cfg.name}: evaluated pairs")),
+      "utilisation": str(plots.plot_utilisation(
+          chosen["metrics"].get("utilisation", {}) or {"(none reported)": 0.0},
+          plots_dir / "utilisation.png", title="chosen pair: accelerator utilisation")),
+  }
+  results = {
+      "experiment": cfg.name,
+      "config": _to_plain(cfg),
+      "versions": _versions(),
+      "objective": {"terms": [dataclasses.asdict(t) for t in exp.objective.terms],
+                    "constraints": [dataclasses.asdict(c) for c in exp.objective.constraints],
+                    "penalty": exp.objective.penalty},
+      "chosen": _strip(chosen),
+      "summary": summary,
+      "codesign_gain": {m: summary["codesign"]["best_performance"] - s["best_performance"]
+                        for m, s in summary.items() if "codesign" in summary and m != "codesign"},
+      "pareto_set": [dict(_strip(all_entries[i]), method=all_entries[i]["method"])
+                     for i in np.nonzero(mask)[0]],
+      "evaluations": {m: [_strip(e) for e in hs] for m, hs in histories.items()},
+      "plots": paths,
+      "wall_s": time.time() - t0,
+  }
+  with open(workdir / "results.json", "w") as f:
+    json.dump(results, f, indent=1, default=float)
+  return results
+
+
+def _strip(e: dict) -> dict:
+  return {k: e[k] for k in ("model", "hw", "metrics", "performance", "kind") if k in e}

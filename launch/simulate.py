@@ -28,23 +28,28 @@ import csv
 import json
 import os
 import pathlib
-import sys
 from typing import Any, Iterable
 
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dict", None, "model dict JSON path or a NAMED_MODELS name (bert_tiny, ...)")
-flags.DEFINE_string("accelerator", "edge", "accelerator config YAML/JSON path or edge|server")
-flags.DEFINE_bool("legacy", False, "use the quirk-exact legacy TransCODE simulator (nJ units)")
-flags.DEFINE_string("pairs", None, "JSONL (or fixture-style JSON) of (model_dict, config|acc_embedding)")
-flags.DEFINE_string("output", None, "output JSONL for --pairs (default: stdout)")
-flags.DEFINE_integer("sweep", None, "sample this many ELECTOR accelerators for --model_dict")
-flags.DEFINE_string("output_dir", "sweep_out", "directory for the --sweep CSV and PNG")
-flags.DEFINE_integer("seed", 0, "PRNG seed of --sweep")
-flags.DEFINE_integer("seq_len", 128, "sequence length (reference model only)")
-flags.DEFINE_float("sparsity_activation", None, "activation sparsity (default 0.5, AccelTran)")
-flags.DEFINE_float("sparsity_weight", None, "weight sparsity (default 0.5, AccelTran)")
+
+
+def define_flags():
+  """Defines the launcher's absl flags (only when run as a program, so that importing this module
+  for its functions never clashes with other launchers' flags in one process)."""
+  flags.DEFINE_string("model_dict", None, "model dict JSON path or a NAMED_MODELS name (bert_tiny..)")
+  flags.DEFINE_string("accelerator", "edge", "accelerator config YAML/JSON path or edge|server")
+  flags.DEFINE_bool("legacy", False, "use the quirk-exact legacy TransCODE simulator (nJ units)")
+  flags.DEFINE_string("pairs", None, "JSONL (or fixture JSON) of (model_dict, config|acc_embedding)")
+  flags.DEFINE_string("output", None, "output JSONL for --pairs (default: stdout)")
+  flags.DEFINE_integer("sweep", None, "sample this many ELECTOR accelerators for --model_dict")
+  flags.DEFINE_string("output_dir", "sweep_out", "directory for the --sweep CSV and PNG")
+  flags.DEFINE_integer("seed", 0, "PRNG seed of --sweep")
+  flags.DEFINE_integer("seq_len", 128, "sequence length (reference model only)")
+  flags.DEFINE_float("sparsity_activation", None, "activation sparsity (default 0.5, AccelTran)")
+  flags.DEFINE_float("sparsity_weight", None, "weight sparsity (default 0.5, AccelTran)")
+
 
 OUTPUT_KEYS = ("cycles", "latency_s", "energy_j", "energy_dynamic_j", "energy_leakage_j", "area_mm2",
                "peak_power_w", "avg_power_w", "fits")
@@ -260,4 +265,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -145,6 +145,10 @@ def test_single_conv_cycles_by_hand():
   # activation sparsity 0.5 compacts the contraction: Cg_eff = ceil(3 * 0.5) = 2 -> 36 cycles
   _, out = run(rows, [SMALL], {"activation": 0.5, "weight": 0.0})
   assert float(out["compute_cycles"][0]) == 2 * 2 * 3 * 3
+  # a batch fixed in the table overrides the config's batch: 4 images, Pib = 1 -> 4x the cycles
+  table = W.lower_layers(rows, batch_size=4)
+  out = A.simulate_cnn_arrays(table, A.cnn_config_arrays([SMALL]))
+  assert float(out["compute_cycles"][0]) == 4 * 54
   # depthwise: groups run serially, one channel per group
   _, out = run([conv_row(4, 4, 7, 3, groups=4, kind="dwconv")], [SMALL])
   assert float(out["compute_cycles"][0]) == 4 * 1 * 1 * 1 * 3 * 3
@@ -183,6 +187,8 @@ def test_spring_area_and_leakage_through_model():
   assert r["energy_leakage_j"] / r["latency_s"] * 1e3 == pytest.approx(15332.401, rel=1e-7)
   assert r["energy_j"] == pytest.approx(r["energy_dynamic_j"] + r["energy_leakage_j"], rel=1e-12)
   assert r["fits"] and r["peak_power_w"] >= r["avg_power_w"] > 0
+  # all-on leakage over the run: over the original's 3,608,637 cycles this is its E_leak 0.07904 J
+  assert r["energy_leakage_j"] / r["cycles"] * 3608637 == pytest.approx(0.07904, abs=5e-6)
   # the jitted array path (float32) agrees
   out = A.simulate_cnn_arrays(W.lower_layers(resnet18_rows()), A.cnn_config_arrays([SPRING]))
   assert float(out["area_mm2"][0]) == pytest.approx(230.06409445958403, rel=1e-6)

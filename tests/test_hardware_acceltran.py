@@ -196,8 +196,7 @@ def test_schedule_respects_dependencies_and_overlaps_streams():
   sm = _op(t, "l0.sa_sdp_32x1.softmax")
   others = [i for i in range(t.n_ops) if t.layer[i] == 0 and t.stream[i] not in (0, t.stream[sm])
             and t.resource[i] == W.RES_MAC]
-  assert any(start[i] < end[sm] and end[i] > start[sm] for i in others) or oc["cycles"] < float(
-      np.sum(oc["comp"]) + np.sum(oc["load"]))
+  assert any(start[i] < end[sm] and end[i] > start[sm] for i in others)
 
 
 def test_prefetch_hides_weight_loads_with_big_buffers():
@@ -254,17 +253,28 @@ def test_no_recompilation_within_a_bucket():
   assert A._simulate_batch_jit._cache_size() >= 1
 
 
+def _two_layer(h, heads=2):
+  """A 2-layer model of hidden h (same op-table bucket as BERT-Tiny: no recompilation)."""
+  return {"l": 2, "o": [[f"sa_sdp_{h // heads}"] * heads] * 2, "h": [h, h], "f": [[4 * h]] * 2}
+
+
 def test_fits_flag():
-  # BERT-Base's embedding table (30650 x 768 x 10 bits) exceeds an 8 MB weight buffer -> False,
-  # without an exception; 32 MB fits (the AccelTran capacity rule at sparsity 0.5).
-  res = api.simulate_transformer("bert_base", [_cfg(weight_buffer_size=8), _cfg(weight_buffer_size=32,
-                                                                              batch_size=4)])
+  # an h0 = 768 embedding table (30650 x 768 x 10 bits) exceeds an 8 MB weight buffer -> False,
+  # without an exception; 32 MB fits (the AccelTran capacity rule at weight sparsity 0.5).
+  res = api.simulate_transformer(_two_layer(768, 12), [_cfg(weight_buffer_size=8),
+                                                       _cfg(weight_buffer_size=32)])
   assert res[0]["fits"] is False and res[1]["fits"] is True
   assert np.isfinite(res[0]["cycles"])
-  # dense weights (no weight sparsity) need twice the buffer: 16 MB no longer holds BERT-Mini's table
-  small = api.simulate_transformer("bert_mini", [_cfg(weight_buffer_size=16)] * 2)
-  dense = api.simulate_transformer("bert_mini", [_cfg(weight_buffer_size=16)], sparsity=(0.5, 0.0))
-  assert small[0]["fits"] is True and dense[0]["fits"] is False
+  # dense weights (no weight sparsity) need twice the buffer: 16 MB no longer holds an h0 = 256 table
+  sparse = api.simulate_transformer(_two_layer(256), [_cfg(weight_buffer_size=16)])
+  dense = api.simulate_transformer(_two_layer(256), [_cfg(weight_buffer_size=16)], sparsity=(0.5, 0.0))
+  assert sparse[0]["fits"] is True and dense[0]["fits"] is False
+  # activations: one batch tile of the largest op must fit the activation buffer
+  wide = {"l": 2, "o": [["sa_sdp_64"] * 2] * 2, "h": [128, 128], "f": [[4096], [4096]]}
+  ok = api.simulate_transformer(wide, [_cfg(activation_buffer_size=4)], seq_len=128)
+  too_long = api.simulate_transformer(wide, [_cfg(activation_buffer_size=4)], seq_len=4096,
+                                      sparsity=0.0)
+  assert ok[0]["fits"] is True and too_long[0]["fits"] is False
 
 
 def test_config_and_sparsity_errors():

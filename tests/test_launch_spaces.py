@@ -74,9 +74,11 @@ def test_every_registered_space_round_trips(name, tmp_path):
   if enc[0]["embedding"] is not None:
     src.write_text("".join(json.dumps({"embedding": o["embedding"]}) + "\n" for o in enc))
     dec = cli.run(name, decode=str(src))
+    # the embedding round-trips; the point itself may not (e.g. the 12-value accelerator embedding
+    # carries no non-linearity), so only encode(decode(e)) == e is asserted for every space
     for o, e in zip(dec, enc):
       assert space.encode(o[key]).tolist() == e["embedding"]
-      assert space.hash(o[key]) == e["hash"]
+      assert space.is_valid(o[key])
 
 
 def test_command_line_subprocess(fixtures_dir, tmp_path):

@@ -35,7 +35,6 @@ def _rows(fixtures_dir):
 def _enumerate(space):
   """All points of a small FlexiBERT2Space, by brute force over every embedding."""
   dim = 1 + 3 * space.max_layers
-  ranges = [range(len(space.layers))]
   per = [range(len(space.hidden)), range(space._ff.count), range(space._n_head_sets)]
   pts = {}
   for li, l in enumerate(space.layers):
@@ -46,7 +45,6 @@ def _enumerate(space):
       except SpaceError:
         continue
       pts[json.dumps(p)] = p
-  del ranges
   return list(pts.values())
 
 
@@ -135,7 +133,7 @@ def test_fb1_size_and_hash():
   fb1 = get_space("flexibert1")
   assert fb1.size() == 3_317_817_600 == 240 ** 2 + 240 ** 4
   one = FlexiBERT1Space(layers=(1,))
-  pts = {json.dumps(one.decode([0] + list(c) + [0] * 0))
+  pts = {json.dumps(one.decode([0] + list(c)))
          for c in itertools.product(range(2), range(6), range(2), range(10))}
   assert len(pts) == 240 == one.size()
   tiny1 = {"l": 2, "o": ["sa", "sa"], "h": [128, 128], "n": [2, 2], "f": [[512], [512]], "p": ["sdp", "sdp"]}
@@ -148,7 +146,7 @@ def test_fb1_size_and_hash():
 
 def test_small_space_is_the_library(fixtures_dir):
   space = get_space("flexibert_small")
-  assert space.size() == 2037
+  assert isinstance(space, FlexiBERTSmallSpace) and space.size() == 2037
   with open(fixtures_dir / "flexibert_small" / "library.jsonl") as fh:
     lib = [json.loads(line) for line in fh]
   assert len(lib) == 2037

@@ -191,9 +191,9 @@ def _simulate_one(t, cfg, sp, *, activations: tuple, table_batch: int, im2col_po
   mask_cap = cfg["mask_buffer_size"] * MB_BITS
   n = kind.shape[0]
   idx = jnp.arange(n)
-  n_real = jnp.sum(real)
-  first = idx == 0
-  last = idx == n_real - 1
+  # the network input is loaded by the first op that touches data, the output stored by the last
+  first = idx == jnp.min(jnp.where(costly, idx, n))
+  last = idx == jnp.max(jnp.where(costly, idx, -1))
   io_elems = jnp.where(first, in_el, 0.0) + jnp.where(last, out_el, 0.0)
   spill = 2.0 * jnp.maximum(0.0, (in_el + out_el) * bits_a - act_cap)
   mask_spill = 2.0 * jnp.maximum(0.0, (in_el + out_el) - mask_cap)

@@ -52,7 +52,8 @@ Conventions fixed here (and where the legacy TransCODE model differs; see
   embedding LayerNorm, pooler and classifier.
 
 Head groups: heads of one layer with the *same op string* are merged into one group (one stream of
-ops with multiplicity ``count`` = g). Identical heads run concurrently on disjoint PEs in AccelTran's
+ops with multiplicity ``count`` = g); the groups' ops are emitted round-robin (op 0 of every group,
+then op 1, ...), which is the order in which the list scheduler places them. Identical heads run concurrently on disjoint PEs in AccelTran's
 tiled scheduler, which is exactly one op over g times as many tiles; merging is therefore both the
 faithful concurrency model for identical heads and what keeps BERT-Base at ~120 ops. Different head
 types of a layer are different streams that the scheduler runs concurrently.
@@ -283,37 +284,49 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
     if len(groups) > MAX_STREAMS - 1:
       raise SpaceError(f"model_dict.o[{j}]", ops, reason=f"at most {MAX_STREAMS - 1} distinct head ops")
     concat = 0
+    per_group: list[list[tuple]] = []
     for gi, (op, g) in enumerate(groups.items()):
       head = _parse_op(op, f"model_dict.o[{j}]")
       kind, d = head.kind, int(head.d_head)
       concat += g * d
       s = gi + 1
       pre = f"l{j}.{op}x{g}"
+      ops_g: list[tuple] = []
+      per_group.append(ops_g)
+      add = lambda *a, **kw: ops_g.append((a, kw))  # noqa: E731
       if kind in ("sa_sdp", "sa_wma"):
-        b.add(f"{pre}.qkv", OP_MATMUL, RES_MAC, s, False, j, gi, rows=n, contraction=h, cols=3 * g * d,
-              weight_elems=h * 3 * g * d, in_elems=n * h, out_elems=3 * n * g * d,
-              macs=n * h * 3 * g * d, w_sparse=1)
+        add(f"{pre}.qkv", OP_MATMUL, RES_MAC, s, False, j, gi, rows=n, contraction=h, cols=3 * g * d,
+            weight_elems=h * 3 * g * d, in_elems=n * h, out_elems=3 * n * g * d,
+            macs=n * h * 3 * g * d, w_sparse=1)
         if kind == "sa_wma":
-          b.add(f"{pre}.wma", OP_MATMUL, RES_MAC, s, False, j, gi, rows=n, contraction=d, cols=d,
-                count=g, weight_elems=g * d * d, in_elems=n * g * d, out_elems=n * g * d,
-                macs=g * n * d * d, w_sparse=1)
-        b.add(f"{pre}.qk", OP_BMM, RES_MAC, s, False, j, gi, rows=n, contraction=d, cols=n, count=g,
-              in_elems=2 * n * g * d, out_elems=g * n * n, macs=g * n * d * n)
-        b.add(f"{pre}.softmax", OP_SOFTMAX, RES_SM, s, False, j, gi, rows=n, cols=n, count=g,
-              in_elems=g * n * n, out_elems=g * n * n)
-        b.add(f"{pre}.sv", OP_BMM, RES_MAC, s, False, j, gi, rows=n, contraction=n, cols=d, count=g,
-              in_elems=g * n * n + n * g * d, out_elems=n * g * d, macs=g * n * n * d)
+          add(f"{pre}.wma", OP_MATMUL, RES_MAC, s, False, j, gi, rows=n, contraction=d, cols=d,
+              count=g, weight_elems=g * d * d, in_elems=n * g * d, out_elems=n * g * d,
+              macs=g * n * d * d, w_sparse=1)
+        add(f"{pre}.qk", OP_BMM, RES_MAC, s, False, j, gi, rows=n, contraction=d, cols=n, count=g,
+            in_elems=2 * n * g * d, out_elems=g * n * n, macs=g * n * d * n)
+        add(f"{pre}.softmax", OP_SOFTMAX, RES_SM, s, False, j, gi, rows=n, cols=n, count=g,
+            in_elems=g * n * n, out_elems=g * n * n)
+        add(f"{pre}.sv", OP_BMM, RES_MAC, s, False, j, gi, rows=n, contraction=n, cols=d, count=g,
+            in_elems=g * n * n + n * g * d, out_elems=n * g * d, macs=g * n * n * d)
       elif kind in ("l_dft", "l_dct"):
-        b.add(f"{pre}.{kind[2:]}", OP_TRANSFORM, RES_MAC, s, False, j, gi, rows=n, contraction=n,
-              cols=g * d, in_elems=n * g * d, out_elems=n * g * d, macs=n * n * g * d)
+        add(f"{pre}.{kind[2:]}", OP_TRANSFORM, RES_MAC, s, False, j, gi, rows=n, contraction=n,
+            cols=g * d, in_elems=n * g * d, out_elems=n * g * d, macs=n * n * g * d)
       elif kind in ("c_5", "c_9", "c_13"):
         k = int(head.param) if str(head.param).isdigit() else int(kind.split("_")[1])
-        b.add(f"{pre}.conv", OP_CONV, RES_MAC, s, False, j, gi, rows=n, contraction=k, cols=g * d,
-              kernel=k, weight_elems=k * g * d, in_elems=n * g * d, out_elems=n * g * d,
-              macs=n * g * d * k, w_sparse=1)
+        add(f"{pre}.conv", OP_CONV, RES_MAC, s, False, j, gi, rows=n, contraction=k, cols=g * d,
+            kernel=k, weight_elems=k * g * d, in_elems=n * g * d, out_elems=n * g * d,
+            macs=n * g * d * k, w_sparse=1)
       else:  # parse_op guarantees one of the seven kinds
         raise SpaceError(f"model_dict.o[{j}]", op, ["sa_sdp", "sa_wma", "l_dft", "l_dct", "c_5",
                                                      "c_9", "c_13"])
+    # emit the head groups' ops round-robin (op 0 of every group, then op 1, ...): the scheduler
+    # places ops in table order, so this interleaving lets groups share the MAC / softmax modules
+    # like AccelTran's one-op-per-head-per-pass scheduler instead of running group after group.
+    for pos in range(max(len(x) for x in per_group)):
+      for ops_g in per_group:
+        if pos < len(ops_g):
+          a, kw = ops_g[pos]
+          b.add(*a, **kw)
     b.add(f"l{j}.attn_out", OP_MATMUL, RES_MAC, 0, True, j, -1, rows=n, contraction=concat, cols=h,
           weight_elems=concat * h, in_elems=n * concat, out_elems=n * h, macs=n * concat * h,
           w_sparse=1)

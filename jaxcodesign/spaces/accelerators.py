@@ -668,3 +668,13 @@ def _named() -> dict[str, dict]:
 
 
 NAMED_ACCELERATORS: dict[str, dict] = _named()
+
+
+# The SPRING point of AccelBench (specs/accelerator_area_power.md, "AccelBench / SPRING": area
+# 230.06409445958403 mm^2, leakage 15,332.401 mW), used as the fixed CNN accelerator baseline.
+NAMED_ACCELBENCH: dict[str, dict] = {
+    "spring": AccelBenchSpace().validate({
+        "Pib": 2, "Pif": 16, "Pix": 8, "Piy": 4, "Pof": 8, "Pkx": 3, "Pky": 3, "batch_size": 1,
+        "activation_buffer_size": 12, "weight_buffer_size": 24, "mask_buffer_size": 4,
+        "main_memory": {"type": "rram", "banks": 16, "ranks": 2, "channels": 2}}),
+}

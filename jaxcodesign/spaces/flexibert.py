@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 from scipy.stats import qmc
@@ -54,6 +54,14 @@ FB2_FF_DEPTHS = (1, 2, 3)
 FB2_FF_WIDTHS = (256, 512, 1024, 2048, 3072, 4096)
 
 _SAMPLING_METHODS = ("uniform", "lhs", "exact")
+
+__all__ = [
+    "FlexiBERT2Space", "FlexiBERT1Space", "FlexiBERTSmallSpace", "NAMED_MODELS", "homogeneous_model",
+    "OP_TYPES", "FB1_OPS", "HeadOp", "parse_op", "NODE_TYPES", "NODE_FEATURES", "MAX_HIDDEN", "MAX_FF",
+    "transformer_graph", "pad_graphs", "bucket_budget", "block_graph", "small_graph", "hetero_hash",
+    "flexibert1_hash", "small_hash", "small_to_flexibert2", "flexibert1_to_flexibert2", "to_hetero",
+    "multiset_rank", "multiset_unrank", "n_multisets",
+]
 
 
 def homogeneous_model(l: int, h: int, n: int, f: int, op: str = "sa_sdp") -> dict:
@@ -550,7 +558,8 @@ class FlexiBERT1Space(DesignSpace):
     self.hidden = _restriction("hidden", hidden, ())
     self.heads = _restriction("heads", heads, ())
     all_ops = tuple((t.split("_")[0], t.split("_")[1]) for t in OP_TYPES)
-    self.ops = _restriction("ops", [tuple(o.split("_")) if isinstance(o, str) else tuple(o) for o in ops], (), positive_ints=False, allowed=all_ops)
+    ops = [tuple(o.split("_")) if isinstance(o, str) else tuple(o) for o in ops]
+    self.ops = _restriction("ops", ops, (), positive_ints=False, allowed=all_ops)
     self.ff_depths = _restriction("ff_depths", ff_depths, ())
     self.ff_widths = _restriction("ff_widths", ff_widths, ())
     if hash_algo not in ("sha256", "md5"):
@@ -691,7 +700,8 @@ class FlexiBERT1Space(DesignSpace):
       for j in range(l):
         v = row[1 + j * k: 1 + (j + 1) * k]
         d = pick(self.ff_depths, v[2])
-        choices.append((pick(self._pairs, v[0]), pick(self.ops, v[1]), [pick(self.ff_widths, x) for x in v[3:3 + d]]))
+        widths = [pick(self.ff_widths, x) for x in v[3:3 + d]]
+        choices.append((pick(self._pairs, v[0]), pick(self.ops, v[1]), widths))
       out.append(self._from_choices(choices))
     return out
 
