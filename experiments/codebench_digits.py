@@ -1,8 +1,9 @@
 r"""CODEBench on digits: CNNBench networks x AccelBench accelerators.
 
-The CNNBench op vocabulary is reduced to ops that make sense on 8x8 inputs (small 3x3 and 1x1
-convolutions with batch-norm and ReLU/SiLU, one stride-preserving pooling, dropout), two stacks of
-modules and a global-pool + dense head. Networks are trained for real on scikit-learn's digits as
+The CNNBench op vocabulary is reduced to ops that make sense on 8x8 inputs
+(``cnnbench.SMALL_BASE_OPS``: padded 3x3 and 1x1 convolutions with batch-norm and ReLU, a depthwise
+conv, padded pooling, one stride-2 pooling), up to 4 modules (one per stack) and a head of at most 6
+vertices with small dense layers. Networks are trained for real on scikit-learn's digits as
 8x8x1 images; hardware metrics come from the AccelBench model
 (``jaxcodesign.hardware.accelbench.simulate_cnn``).
 
@@ -14,6 +15,7 @@ Expected: see README ("Measured results").
 """
 
 from jaxcodesign import codesign
+from jaxcodesign.spaces import cnnbench
 
 
 def get_config():
@@ -21,9 +23,8 @@ def get_config():
   cfg.name = "codebench_digits"
   cfg.model_space = "cnnbench"
   cfg.model_space_kwargs = dict(
-      base_ops=("conv3x3-c16-bn-relu", "conv3x3-c32-bn-relu", "conv1x1-c16-bn-relu",
-                "conv1x1-c32-bn-silu", "maxpool3x3", "avgpool3x3", "dropout-p1"),
-      input_shape=(1, 8, 8), num_classes=10)
+      base_ops=cnnbench.SMALL_BASE_OPS, dense_ops=cnnbench.SMALL_DENSE_OPS, input_shape=(1, 8, 8),
+      num_classes=10, max_modules=4, modules_per_stack=1, head_vertices=6)
   cfg.hw_space = "accelbench"
   cfg.oracle.kind = "training"
   cfg.oracle.dataset = "digits"

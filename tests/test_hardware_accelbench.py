@@ -8,7 +8,6 @@ import pytest
 
 from jaxcodesign.errors import ConfigError, SpaceError
 from jaxcodesign.hardware import accelbench as A
-from jaxcodesign.hardware import area_power
 from jaxcodesign.hardware import cnn_workload as W
 from jaxcodesign.hardware import constants as C
 from jaxcodesign.spaces.accelerators import AccelBenchSpace

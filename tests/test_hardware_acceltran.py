@@ -162,8 +162,11 @@ def test_per_op_cycles_dense_one_multiplier_lanes():
 # ---------------------------------------------------------------- whole-model results
 
 
-def test_area_of_named_accelerators():
-  res = api.simulate_transformer("bert_tiny", [EDGE, SERVER])
+def test_area_of_named_accelerators(fixtures_dir):
+  cfg_dir = fixtures_dir / "acceltran" / "config"
+  tiny = yaml.safe_load((cfg_dir / "config_tiny.yaml").read_text())
+  base = yaml.safe_load((cfg_dir / "config_base.yaml").read_text())
+  res = api.simulate_transformer("bert_tiny", [tiny, base])
   assert res[0]["area_mm2"] == pytest.approx(54.064, abs=5e-4)
   assert res[1]["area_mm2"] == pytest.approx(1829.70, abs=5e-3)
   for r in res:
@@ -230,10 +233,19 @@ def test_more_sparsity_never_more_energy_or_cycles():
   for s in (0.0, 0.2, 0.5, 0.8):
     out = A.simulate_batch(t, cfg, s, s)
     e_dyn, cyc = np.asarray(out["energy_dynamic_j"]), np.asarray(out["cycles"])
+    e_tot = np.asarray(out["energy_j"])
     if prev is not None:
       assert np.all(e_dyn <= prev[0] * (1 + 1e-5))
       assert np.all(cyc <= prev[1])
-    prev = (e_dyn, cyc)
+      assert np.all(e_tot <= prev[2] * (1 + 1e-5))
+    prev = (e_dyn, cyc, e_tot)
+  # per-op sparsity: making only the FF ops sparser lowers their cycles and nothing else
+  ff = np.array([n.startswith("l") and ".ff" in n for n in t.names], np.float32)
+  per_op = A.op_costs(t.arrays(), {k: float(v[0]) for k, v in cfg.items()}, 0.5, 0.5 + 0.3 * ff)
+  base_op = A.op_costs(t.arrays(), {k: float(v[0]) for k, v in cfg.items()}, 0.5, 0.5)
+  n = t.n_ops
+  assert np.all(per_op["comp"][:n][ff > 0] < base_op["comp"][:n][ff > 0])
+  np.testing.assert_array_equal(per_op["comp"][:n][ff == 0], base_op["comp"][:n][ff == 0])
   # vmap over sparsity values: per-config sparsities equal the separate runs
   svec = np.array([0.0, 0.2, 0.5, 0.8] * 2, np.float32)
   out = A.simulate_batch(t, cfg, svec, svec)

@@ -46,14 +46,13 @@ bucket and vmapped over configs).
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcodesign.errors import ConfigError, SpaceError
+from jaxcodesign.errors import ConfigError
 from jaxcodesign.hardware import area_power
 from jaxcodesign.hardware import constants as C
 from jaxcodesign.hardware import cnn_workload as W
@@ -337,7 +336,7 @@ def simulate_cnn_arrays(op_table: W.CNNOpTable, config_arrays: Mapping[str, Any]
       default :data:`IM2COL_POWER_SCALE` (area-scaled, ~8.19 mW); 1.0 = as published.
 
   Returns:
-    dict of jnp arrays [n]: cycles, latency_s (s), energy_j, energy_dynamic_j, energy_leakage_j (J),
+    dict of NumPy arrays [n]: cycles, latency_s (s), energy_j, energy_dynamic_j, energy_leakage_j (J),
     area_mm2, peak_power_w, avg_power_w (W), fits (bool), compute_cycles, memory_cycles,
     leakage_mw, weights_resident, energy_breakdown_nj (dict), utilisation (dict, fractions).
 
@@ -347,22 +346,21 @@ def simulate_cnn_arrays(op_table: W.CNNOpTable, config_arrays: Mapping[str, Any]
   missing = [k for k in CONFIG_KEYS if k not in config_arrays]
   if missing:
     raise ConfigError(f"config_arrays: missing keys {missing}; required: {list(CONFIG_KEYS)}")
-  cfg = {k: jnp.asarray(config_arrays[k], jnp.float32) for k in CONFIG_KEYS}
-  n = cfg["Pib"].shape[0] if cfg["Pib"].ndim else None
+  cfg = {k: np.asarray(config_arrays[k], np.float32) for k in CONFIG_KEYS}
+  n = cfg["Pib"].shape[0] if cfg["Pib"].ndim == 1 else None
   if n is None or any(v.shape != (n,) for v in cfg.values()):
     raise ConfigError("config_arrays: every key must be a 1-D array of the same length")
   sp = sparsity_arrays(sparsity, n)
   # pad the config axis to a power of two (repeating the last config) so that varying numbers of
-  # configs share compilations; results are sliced back to n.
+  # configs share compilations; results are sliced back to n (NumPy on both sides: no eager jnp ops).
   n_pad = W.bucket_size(n)
-  pad = lambda a: jnp.pad(jnp.asarray(a, jnp.float32), (0, n_pad - n), mode="edge")
-  cfg = {k: pad(v) for k, v in cfg.items()}
-  sp = {k: pad(v) for k, v in sp.items()}
-  t = {k: jnp.asarray(v) for k, v in op_table.arrays().items()}
-  out = _simulate_jit(t, cfg, sp, activations=tuple(op_table.activations) or ("relu",),
+  pad = lambda a: np.pad(a, (0, n_pad - n), mode="edge")
+  out = _simulate_jit(op_table.arrays(), {k: pad(v) for k, v in cfg.items()},
+                      {k: pad(v) for k, v in sp.items()},
+                      activations=tuple(op_table.activations) or ("relu",),
                       table_batch=int(op_table.batch_size),
                       im2col_power_scale=float(im2col_power_scale))
-  return jax.tree_util.tree_map(lambda a: a[:n], out)
+  return jax.tree_util.tree_map(lambda a: a[:n], jax.device_get(out))
 
 
 def results_to_dicts(out: Mapping[str, Any], area_mm2=None, leakage_mw=None) -> list[dict]:
@@ -371,7 +369,7 @@ def results_to_dicts(out: Mapping[str, Any], area_mm2=None, leakage_mw=None) -> 
   When exact (float64) ``area_mm2`` / ``leakage_mw`` per config are given, area, leakage energy,
   total energy and powers are recomposed in float64 with them (same equations as inside jit).
   """
-  core = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), dict(out))
+  core = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), dict(out))  # float64 composition
   n = core["cycles"].shape[0]
   if area_mm2 is None:
     area_mm2 = core["area_mm2"]

@@ -134,7 +134,7 @@ def _per_op_costs(t: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w):
   load = jnp.ceil(w_traffic / bw)
   spill_cyc = jnp.ceil(a_traffic / bw)
   fits_w = jnp.all(w_occ <= w_cap)
-  fits_a = jnp.all(act_elems * tb * _BITS * da <= a_cap)
+  fits_a = jnp.all(act_elems * jnp.minimum(tb, B) * _BITS * da <= a_cap)
   return dict(B=B, tiles=tiles, c_tile=c_tile, rho=rho, busy=busy, comp=comp, w_elems=w_elems,
               act_elems=act_elems, w_occ=w_occ, w_cap=w_cap, load=load, spill=spill_cyc,
               w_traffic=w_traffic, a_traffic=a_traffic, fits=fits_w & fits_a,
@@ -175,11 +175,11 @@ def _schedule(t, c):
 
 
 def _unit_powers(cfg):
-  """Per-unit dynamic / leakage mW of one config (lane, softmax, LN from area_power; others constant)."""
+  """Per-unit mW of one config: lane / softmax / LN (selected by area_power from mac_per_lane,
+  non-linearity and tile_x) and the per-lane pre+post-sparsity sums (constants.py)."""
   u = area_power.acceltran_unit_power_arrays(cfg)
   lane_extra_dyn = C.ACCELTRAN_PRE_SPARSITY.dynamic_mw + C.ACCELTRAN_POST_SPARSITY.dynamic_mw
   lane_extra_leak = C.ACCELTRAN_PRE_SPARSITY.leakage_mw + C.ACCELTRAN_POST_SPARSITY.leakage_mw
-  # "others": FIFO per lane, dataflow + DMA per PE
   return u, lane_extra_dyn, lane_extra_leak
 
 

@@ -9,23 +9,18 @@ hand-made list of rows (anything with the ``LayerShape`` attributes).
 
 Op kinds (``kind`` codes) and what the accelerator does with them (docs/accelbench_model.md):
 
-====================  ========  ============================================================
-LayerShape kind       code      hardware
-====================  ========  ============================================================
-conv, gconv, dwconv,  OP_CONV   MAC lanes (+ im2col when the kernel is larger than 1x1)
-proj
-dense                 OP_DENSE  MAC lanes, as a 1x1 convolution on a 1x1 image (no im2col)
-bn                    OP_BN     batch-norm modules (one per PE)
-relu, silu            OP_ACT    the activation unit of the MAC lanes
-add                   OP_ADD    the adder of the MAC lanes
-maxpool, avgpool      OP_POOL   pooling modules (one per PE)
-gap                   OP_GAP    global-average-pooling modules (one per PE)
-upsample              OP_UPSAMPLE upsampling modules (one per PE)
-concat, flatten,      OP_FREE   no compute and no traffic: address remapping in the dataflow
-channel_shuffle,                module (concat writes its inputs into adjacent channel ranges,
-dropout                         dropout is the identity at inference)
-(padding)             OP_PAD    nothing
-====================  ========  ============================================================
+- ``OP_CONV``: conv, gconv, dwconv, proj -> MAC lanes (+ im2col when the kernel is larger than 1x1);
+- ``OP_DENSE``: dense -> MAC lanes, as a 1x1 convolution on a 1x1 image (no im2col);
+- ``OP_BN``: bn -> batch-norm modules (one per PE);
+- ``OP_ACT``: relu, silu -> the activation unit of the MAC lanes;
+- ``OP_ADD``: add -> the adder of the MAC lanes;
+- ``OP_POOL``: maxpool, avgpool -> pooling modules (one per PE);
+- ``OP_GAP``: gap -> global-average-pooling modules (one per PE);
+- ``OP_UPSAMPLE``: upsample (bilinear and nearest resize) -> upsampling modules (one per PE);
+- ``OP_FREE``: concat, flatten, channel_shuffle, dropout -> no compute and no traffic (address
+  remapping in the dataflow module; concat writes its inputs into adjacent channel ranges, dropout is
+  the identity at inference);
+- ``OP_PAD``: padding rows, nothing.
 
 Per-op quantities are per input image (the batch size is a config parameter of AccelBench, applied
 inside the jitted model) unless ``lower_cnn(..., batch_size=B)`` fixes it for the table.
@@ -222,7 +217,7 @@ def lower_layers(layer_shapes: Sequence, batch_size: int | None = None,
 
 
 def lower_cnn(point, input_shape, num_classes: int, batch_size: int | None = None,
-              bucket: int | None = None) -> CNNOpTable:
+              bucket: int | None = None, default_channels: int | None = None) -> CNNOpTable:
   """Lowers a CNNBench design point to a padded op table (NumPy, call outside jit).
 
   Args:
@@ -231,6 +226,7 @@ def lower_cnn(point, input_shape, num_classes: int, batch_size: int | None = Non
     num_classes: classifier width.
     batch_size: None to use each config's ``batch_size`` at simulation time, or a fixed batch.
     bucket: padded length (default: next power of two of the op count).
+    default_channels: channels of a conv label without ``-c`` (default: infer_shapes' default).
 
   Returns:
     :class:`CNNOpTable`.
@@ -239,5 +235,6 @@ def lower_cnn(point, input_shape, num_classes: int, batch_size: int | None = Non
     SpaceError: from ``infer_shapes`` for an invalid point, or from :func:`lower_layers`.
   """
   from jaxcodesign.spaces.cnnbench import infer_shapes  # late import: spaces are optional here
-  return lower_layers(infer_shapes(point, tuple(input_shape), int(num_classes)),
+  kw = {} if default_channels is None else {"default_channels": int(default_channels)}
+  return lower_layers(infer_shapes(point, tuple(input_shape), int(num_classes), **kw),
                       batch_size=batch_size, bucket=bucket)

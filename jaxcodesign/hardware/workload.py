@@ -364,5 +364,13 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
     a[:n_ops] = [r[f] for r in b.rows]
     cols[f] = a
   cols["count"][n_ops:] = 1.0
+  cols["resource"][n_ops:] = RES_NONE
   return OpTable(**cols, names=tuple(r["name"] for r in b.rows), n_ops=n_ops, seq_len=n,
                  batch_size=0 if batch_size is None else int(batch_size), embed_elems=embed_elems)
+
+
+def lower_cnn(point, input_shape, num_classes, batch_size=None):
+  """The CNN lowering (contract name in docs/ARCHITECTURE.md); implemented in
+  :func:`jaxcodesign.hardware.cnn_workload.lower_cnn`, re-exported here."""
+  from jaxcodesign.hardware.cnn_workload import lower_cnn as _lower_cnn
+  return _lower_cnn(point, input_shape, num_classes, batch_size=batch_size)
