@@ -210,6 +210,7 @@ def _small_surrogate():
                          mc_samples=4, min_bucket=16)
 
 
+@pytest.mark.slow
 def test_real_surrogate_resume_and_no_recompilation(tmp_path):
   from jaxcodesign.search import gobi as gobi_mod
   from jaxcodesign.surrogates import TRACE_COUNTS
@@ -244,3 +245,13 @@ def test_boshcode_on_pair_space():
                     _cfg(budget=16, patience=50), surrogate_api=STUB)
   assert len(res.points) == 16 and all(pair.is_valid(q) for q in res.points)
   assert res.best_performance >= 0.9
+
+
+def test_constraint_violations_do_not_break_targets():
+  from jaxcodesign.search.objectives import Constraint, Objective, ObjectiveTerm
+  obj = Objective(terms=(ObjectiveTerm("score", 1.0),), constraints=(Constraint("score", 0.85, "min"),))
+  res = run_boshnas(jax.random.PRNGKey(7), SPACE, CallableEvaluator(score), obj,
+                    _cfg(budget=14, patience=50), surrogate_api=STUB)
+  perf = np.asarray(res.performance)
+  assert len(perf) == 14 and np.isneginf(perf).any() and np.isfinite(perf).any()
+  assert res.best_performance == pytest.approx(max(score(p)["score"] for p in res.points))

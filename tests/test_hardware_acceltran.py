@@ -171,7 +171,7 @@ def test_area_of_named_accelerators(fixtures_dir):
   assert res[1]["area_mm2"] == pytest.approx(1829.70, abs=5e-3)
   for r in res:
     assert set(api.RESULT_KEYS) <= set(r)
-    assert r["fits"] is True
+    assert r["fits"] is True and r["batch_size"] == 4
     assert r["latency_s"] == pytest.approx(r["cycles"] / 700e6, rel=1e-6)
     assert r["energy_j"] == pytest.approx(r["energy_dynamic_j"] + r["energy_leakage_j"], rel=1e-5)
     assert r["avg_power_w"] == pytest.approx(r["energy_j"] / r["latency_s"], rel=1e-4)

@@ -53,7 +53,6 @@ tile (tb sequences) of any op's activations exceeds the activation buffer (never
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -194,7 +193,8 @@ def simulate_one(table: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w) -> 
   Returns:
     dict of scalars: ``cycles``, ``latency_s``, ``energy_dynamic_j``, ``energy_leakage_j``,
     ``energy_j``, ``area_mm2``, ``peak_power_w``, ``avg_power_w``, ``fits`` (bool), ``utilisation``
-    (dict, :data:`UTILISATION_KEYS`), ``energy_components`` ({component: (dynamic_j, leakage_j)}).
+    (dict, :data:`UTILISATION_KEYS`), ``energy_components`` ({component: (dynamic_j, leakage_j)}),
+    ``batch_size`` (sequences simulated).
   """
   cfg = {k: jnp.asarray(v, jnp.float32) for k, v in cfg.items()}
   s_a = jnp.asarray(s_a, jnp.float32)
@@ -271,16 +271,21 @@ def simulate_one(table: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w) -> 
   area = area_power.acceltran_area_mm2_arrays(cfg)
   return dict(cycles=cycles, latency_s=latency, energy_dynamic_j=e_dyn, energy_leakage_j=e_leak,
               energy_j=e_tot, area_mm2=area, peak_power_w=peak_w, avg_power_w=avg_w,
-              fits=c["fits"], utilisation=util, energy_components=comps)
+              fits=c["fits"], utilisation=util, energy_components=comps,
+              batch_size=c["B"] * jnp.ones((), jnp.float32))
 
 
 def op_costs(table: Mapping[str, Any], cfg: Mapping[str, Any], s_a=0.0, s_w=0.0) -> dict:
   """Per-op compute cycles, tiles, load / spill cycles and schedule (start, end) of ONE config.
 
-  For tests, docs and debugging (not jitted). Arrays ``[O]``; same arguments as :func:`simulate_one`.
+  For tests, docs and debugging (not jitted). Arrays ``[O]``; same arguments as :func:`simulate_one`
+  (per-op sparsities may have the model's ``n_ops`` entries: they are zero-padded to the bucket).
   """
   cfg = {k: jnp.asarray(v, jnp.float32) for k, v in cfg.items()}
-  c = _per_op_costs(table, cfg, jnp.asarray(s_a, jnp.float32), jnp.asarray(s_w, jnp.float32))
+  n_ops = int(np.shape(table["kind"])[0])
+  s_a, s_w = (np.pad(np.asarray(s, np.float32), (0, n_ops - np.size(s))) if np.ndim(s) == 1
+              else np.asarray(s, np.float32) for s in (s_a, s_w))
+  c = _per_op_costs(table, cfg, jnp.asarray(s_a), jnp.asarray(s_w))
   span, start, end = _schedule(table, c)
   out = {k: np.asarray(v) for k, v in c.items()}
   out.update(cycles=float(span), start=np.asarray(start), end=np.asarray(end))

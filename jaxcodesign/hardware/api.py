@@ -9,7 +9,8 @@ Every (non-legacy) result dict has the keys of :data:`RESULT_KEYS`: ``cycles`` (
 at 700 MHz for one batch of the config's ``batch_size`` sequences), ``latency_s`` (s), ``energy_j``,
 ``energy_dynamic_j``, ``energy_leakage_j`` (J), ``area_mm2`` (mm^2), ``peak_power_w``,
 ``avg_power_w`` (W), ``fits`` (bool), ``utilisation`` (dict module -> fraction), plus
-``energy_components`` ({component: {"dynamic_j", "leakage_j"}}).
+``energy_components`` ({component: {"dynamic_j", "leakage_j"}}) and ``batch_size`` (sequences per
+run: divide latency / energy by it to compare configs of different batch per sequence).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _slice_sparsity(s, lo, hi, n):
 def simulate_transformer(model_dict, configs: Sequence[Mapping[str, Any]], sparsity=None,
                          seq_len: int = W.DEFAULT_SEQ_LEN, legacy: bool = False,
                          batch_size: int | None = None, space=None, op_table: W.OpTable | None = None,
-                         shard: bool = False) -> list[dict]:
+                         shard: bool = False, vocab_size: int = W.VOCAB_SIZE) -> list[dict]:
   """Hardware metrics of one transformer on each accelerator config.
 
   Args:
@@ -89,6 +90,9 @@ def simulate_transformer(model_dict, configs: Sequence[Mapping[str, Any]], spars
     space: accelerator space used for validation (e.g. ``AccelTranSpace()``).
     op_table: a pre-lowered table (skips lowering).
     shard: shard the config axis over all local devices.
+    vocab_size: rows of the input embedding table (default 30522, BERT WordPiece); for continuous
+      token features (e.g. 8 pixel rows of a digit) pass the feature width, so that the table models
+      the input projection.
 
   Returns:
     one dict per config, in order (keys :data:`RESULT_KEYS` + ``energy_components``).
@@ -102,13 +106,14 @@ def simulate_transformer(model_dict, configs: Sequence[Mapping[str, Any]], spars
     raise ConfigError("configs: an empty list; give at least one accelerator config")
   md = resolve_model(model_dict) if op_table is None else None
   if legacy:
-    if seq_len != W.DEFAULT_SEQ_LEN or sparsity is not None or batch_size is not None:
+    if (seq_len != W.DEFAULT_SEQ_LEN or sparsity is not None or batch_size is not None
+        or vocab_size != W.VOCAB_SIZE):
       raise ConfigError("legacy: the legacy simulator fixes seq_len=128, sparsity 0.5/0.5 and the "
                         "config's batch; leave seq_len, sparsity and batch_size at their defaults")
     from jaxcodesign.hardware.legacy import simulate_fast
     return [simulate_fast(md, c, space=space) for c in configs]
-  table = op_table if op_table is not None else W.lower_transformer(md, seq_len=seq_len,
-                                                                     batch_size=batch_size)
+  table = op_table if op_table is not None else W.lower_transformer(
+      md, seq_len=seq_len, batch_size=batch_size, vocab_size=vocab_size)
   s_a, s_w = sparsity_pair(sparsity)
   arrays = A.config_arrays(configs, space=space)
   n = len(configs)
@@ -153,4 +158,5 @@ def _row(out, i, cfg) -> dict:
       "fits": bool(out["fits"][i]),
       "utilisation": {k: float(v[i]) for k, v in out["utilisation"].items()},
       "energy_components": comps,
+      "batch_size": int(out["batch_size"][i]),
   }

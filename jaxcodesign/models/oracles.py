@@ -25,7 +25,7 @@ from jaxcodesign.models import transfer as transfer_lib
 from jaxcodesign.models.cnnbench import build_cnn, cnn_cost
 from jaxcodesign.models.data import Dataset, load_dataset
 from jaxcodesign.models.flexibert import FlexiBERT, flexibert_param_count, model_macs
-from jaxcodesign.models.train import TrainConfig, train_model
+from jaxcodesign.models.train import TrainConfig, init_model, train_model
 from jaxcodesign.search.evaluators import TableEvaluator
 from jaxcodesign.spaces.graph_hash import hex_digest
 from jaxcodesign.spaces.flexibert import parse_op, small_hash, to_hetero
@@ -103,7 +103,7 @@ class TrainingOracle:
     if self.transfer and self._trained:
       idx, k = transfer_lib.nearest_neighbour(self.kind, point, [p for p, _ in self._trained])
       if idx >= 0:
-        fresh = model.init(jax.random.split(key)[0], self.data.x_train[:1], train=False)
+        fresh = init_model(model, jax.random.split(key)[0], self.data.x_train[:1])
         init, units = transfer_lib.transfer_variables(self.kind, self._trained[idx][0], self._trained[idx][1],
                                                       point, fresh)
     r = train_model(model, self.data, self.config, key, init_variables=init, macs=macs)

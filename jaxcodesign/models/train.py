@@ -5,8 +5,8 @@ Protocol (one call of :func:`train_model`):
 1. ``variables = model.init(key)`` (or given initial variables, e.g. from weight transfer);
 2. AdamW (``optax.adamw``) with a linear warm-up + cosine decay schedule
    (``optax.warmup_cosine_decay_schedule``) over the fixed budget ``epochs * steps_per_epoch``;
-3. one epoch = one jitted ``lax.scan`` over ``floor(N_train / batch_size)`` shuffled mini-batches
-   (the epoch function is compiled once per architecture and reused for every epoch);
+3. one epoch = ``floor(N_train / batch_size)`` shuffled mini-batches of a fixed shape through one
+   jitted train step (compiled once per architecture, reused for every step and epoch);
 4. after every epoch the validation accuracy is measured; the variables of the best epoch are kept
    (ties keep the earlier epoch); training stops early after ``patience`` epochs without improvement;
 5. the test accuracy is measured ONCE, on the selected variables, after training. It never takes
@@ -86,6 +86,12 @@ def count_params(variables) -> int:
   return int(sum(np.size(a) for a in jax.tree_util.tree_leaves(variables["params"])))
 
 
+def init_model(model, key, x_example) -> dict:
+  """``model.init`` under ``jax.jit`` (eager init dispatches and compiles every op separately: ~10 s
+  for a small CNN on a busy CPU vs. one compilation). ``x_example``: one batch ``[B, ...]``."""
+  return jax.jit(lambda k, x: model.init(k, x, train=False))(key, x_example)
+
+
 def _make_fns(model, optimizer, has_stats: bool, batch_size: int, steps: int, eval_batch: int):
   """Jitted epoch and evaluation functions for one architecture (compiled once, reused)."""
 
@@ -101,22 +107,24 @@ def _make_fns(model, optimizer, has_stats: bool, batch_size: int, steps: int, ev
     return loss, new_stats
 
   @jax.jit
-  def epoch_fn(state, x_train, y_train, key):
+  def step_fn(state, x, y, key):
     params, stats, opt_state = state
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, x, y, key)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return (optax.apply_updates(params, updates), stats, opt_state), loss
+
+  def epoch_fn(state, x_train, y_train, key):
+    # A Python loop over one jitted step: XLA:CPU runs convolutions inside a lax.scan / while loop
+    # an order of magnitude slower than at top level (measured: 16 s vs 0.3 s per digits epoch).
     k_perm, k_drop = jax.random.split(key)
-    perm = jax.random.permutation(k_perm, x_train.shape[0])[: steps * batch_size].reshape(steps, batch_size)
+    perm = np.asarray(jax.random.permutation(k_perm, x_train.shape[0]))[: steps * batch_size]
+    perm = perm.reshape(steps, batch_size)
     drop_keys = jax.random.split(k_drop, steps)
-
-    def step(carry, inputs):
-      idx, k = inputs
-      params, stats, opt_state = carry
-      (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, x_train[idx],
-                                                                        y_train[idx], k)
-      updates, opt_state = optimizer.update(grads, opt_state, params)
-      return (optax.apply_updates(params, updates), stats, opt_state), loss
-
-    state, losses = jax.lax.scan(step, (params, stats, opt_state), (perm, drop_keys))
-    return state, losses.mean()
+    losses = []
+    for i in range(steps):
+      state, loss = step_fn(state, x_train[perm[i]], y_train[perm[i]], drop_keys[i])
+      losses.append(loss)
+    return state, jnp.mean(jnp.stack(losses))
 
   @jax.jit
   def correct_fn(params, stats, x, y, mask):
@@ -167,9 +175,9 @@ def train_model(model, data: Dataset, config: TrainConfig | dict | None = None, 
   key = jax.random.PRNGKey(0) if key is None else key
   t0 = time.perf_counter()
   k_init, k_shuffle = jax.random.split(key)
-  x_train = jnp.asarray(data.x_train)
-  y_train = jnp.asarray(data.y_train)
-  variables = init_variables if init_variables is not None else model.init(k_init, x_train[:1], train=False)
+  x_train = np.asarray(data.x_train)
+  y_train = np.asarray(data.y_train)
+  variables = init_variables if init_variables is not None else init_model(model, k_init, x_train[:1])
   has_stats = "batch_stats" in variables
   params, stats = variables["params"], variables.get("batch_stats", {})
   n = int(x_train.shape[0])

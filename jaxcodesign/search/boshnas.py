@@ -250,7 +250,7 @@ class _Loop:
 
   def save(self, key):
     if self.ckpt is not None:
-      self.ckpt.save(self.round, key, self.state, _jsonable_meta(self.meta()))
+      self.ckpt.save(self.round, key, self.state, self.meta())
 
   def restore(self):
     if self.ckpt is None or self.ckpt.latest_step() is None:
@@ -357,11 +357,6 @@ class _Loop:
       chosen.append(p)
       kinds.append(kind)
     return chosen, kinds
-
-
-def _jsonable_meta(meta):
-  # -inf performances are valid JSON for Python's json module (Infinity); keep as is
-  return meta
 
 
 def run_boshnas(key, space, evaluator: Evaluator, objective, config: BoshnasConfig = BoshnasConfig(),

@@ -21,6 +21,7 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import jax.scipy.stats  # noqa: F401  (norm.cdf)
 
 __all__ = ["MIN_VAR", "linear_moments", "relu_moments", "sigmoid_moments", "NPNDense"]
 
@@ -40,11 +41,16 @@ def linear_moments(x_m, x_s, w_m, w_s, b_m, b_s):
   return o_m, o_s
 
 
-def relu_moments(o_m, o_s):
-  """Moments of ``ReLU(o)`` for ``o ~ N(o_m, o_s)`` (NPN approximation with a probit-sigmoid)."""
+def relu_moments(o_m, o_s, exact: bool = False):
+  """Moments of ``ReLU(o)`` for ``o ~ N(o_m, o_s)``.
+
+  ``exact=False`` (spec / original): the Gaussian CDF ``Phi(t)`` approximated by ``sig(sqrt(8/pi) t)``,
+  which is off in the tails (e.g. a slightly negative mean for ``o_m / sqrt(o_s) < -1.5``).
+  ``exact=True``: the closed form with ``Phi`` itself (same formula otherwise).
+  """
   o_s = jnp.maximum(o_s, MIN_VAR)
   sd = jnp.sqrt(o_s)
-  p = jax.nn.sigmoid(_C * o_m / sd)
+  p = jax.scipy.stats.norm.cdf(o_m / sd) if exact else jax.nn.sigmoid(_C * o_m / sd)
   g = sd / math.sqrt(2 * math.pi) * jnp.exp(-o_m * o_m / (2 * o_s))
   a_m = p * o_m + g
   a_s = p * (o_m * o_m + o_s) + o_m * g - a_m * a_m

@@ -80,11 +80,11 @@ class SurrogateConfig:
   epochs: int = 200
   min_epochs: int = 10
   patience: int = 7
-  batch_size: int = 32
+  batch_size: int = 8
   holdout_fraction: float = 0.2
-  lr_teacher: float = 2e-3
-  lr_student: float = 2e-3
-  lr_npn: float = 5e-3
+  lr_teacher: float = 5e-3
+  lr_student: float = 5e-3
+  lr_npn: float = 1e-2
   weight_decay: float = 1e-4
   npn_mse_factor: float = 1.0
   aleatoric: bool = True
@@ -123,6 +123,8 @@ class SurrogateState:
     x_shift, x_scale: float32[d] input normalisation (unused for 'gnn': zeros / ones of length 1).
     y_shift, y_scale: float32[] target normalisation ``y_n = (y - shift) / scale``.
     n_train: int32[] number of real data rows used in the last fit.
+    epochs: int32[M] epochs run per member (early stopping).
+    val_loss: float32[M, 3] best held-out losses (teacher MSE, NPN NLL, student MSE; normalised units).
     config: the :class:`SurrogateConfig`.
     split: two-tower split ``d1`` (0 otherwise).
   """
@@ -132,6 +134,8 @@ class SurrogateState:
   y_shift: jax.Array
   y_scale: jax.Array
   n_train: jax.Array
+  epochs: jax.Array
+  val_loss: jax.Array
   config: SurrogateConfig = flax.struct.field(pytree_node=False)
   split: int = flax.struct.field(pytree_node=False, default=0)
 
@@ -202,6 +206,23 @@ def _init_member(key, config: SurrogateConfig, split: int, sample_x):
 _NETS = ("teacher", "npn", "student")
 
 
+def _rbg(key, n: int):
+  """``n`` dropout keys of the cheap-to-compile ``unsafe_rbg`` PRNG derived from a (threefry) key.
+
+  Dropout masks only need decorrelated noise; ``unsafe_rbg`` lowers to XLA's RngBitGenerator instead
+  of an unrolled threefry per call site, which cut the CPU compile time of the training loop."""
+  if jax.dtypes.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
+    data = jax.random.key_data(key)
+    if data.shape[-1] == 4:  # already an rbg key
+      return jax.random.split(key, n)
+  else:
+    data = key
+  data = jnp.asarray(data, jnp.uint32).reshape(-1)[:2]
+  k = jax.random.wrap_key_data(jnp.concatenate([data, data ^ jnp.uint32(0x9E3779B9)]),
+                               impl="unsafe_rbg")
+  return jax.random.split(k, n)
+
+
 def _wmean(v, w):
   return jnp.sum(v * w) / jnp.maximum(jnp.sum(w), 1e-9)
 
@@ -220,7 +241,7 @@ def _fit_member(key, params, x, y, mask, n_val, config: SurrogateConfig, split: 
   n = y.shape[0]
   full = n_batches * batch
   graph = _is_graph(x)
-  ksplit, kloop = jax.random.split(key)
+  ksplit, kloop = _rbg(key, 2)
   # one fixed held-out split per member: the n_val real rows with the smallest random keys.
   u = jnp.where(mask > 0, jax.random.uniform(ksplit, (n,)), 2.0)
   rank = jnp.argsort(jnp.argsort(u))
@@ -229,11 +250,10 @@ def _fit_member(key, params, x, y, mask, n_val, config: SurrogateConfig, split: 
   w_val = jnp.where(n_val > 0, w_val, w_train)
 
   def losses(p, xb, yb, wb, k):
-    kd, kmc = jax.random.split(k)
+    kd, kmc = _rbg(k, 2)
     pred = teacher.apply(p["teacher"], xb, deterministic=False, rngs={"dropout": kd})
     mc = jax.vmap(lambda kk: teacher.apply(p["teacher"], xb, deterministic=False,
-                                           rngs={"dropout": kk}))(
-                                               jax.random.split(kmc, config.mc_samples))
+                                           rngs={"dropout": kk}))(_rbg(kmc, config.mc_samples))
     sigma = jax.lax.stop_gradient(jnp.std(mc, axis=0, ddof=1))
     m, s = npn.apply(p["npn"], xb)
     s = jnp.maximum(s, _MIN_S)
@@ -252,13 +272,17 @@ def _fit_member(key, params, x, y, mask, n_val, config: SurrogateConfig, split: 
   grad_fn = jax.grad(total)
 
   def epoch(c):
-    key, kperm, kstep, kval = jax.random.split(c["key"], 4)
-    uu = jax.random.uniform(kperm, (n,))
-    order = jnp.argsort(jnp.where(w_train > 0, uu, 1.0 + uu))
-    order = jnp.concatenate([order, order[:full - n]]) if full > n else order
-    wpos = jnp.where(jnp.arange(full) < n, 1.0, 0.0)
-    idx = order.reshape(n_batches, batch)
-    wb = (w_train[order] * wpos).reshape(n_batches, batch)
+    key, kperm, kstep, kval = jax.random.split(c["key"], 4)  # unsafe_rbg keys
+    if graph:  # full-batch steps: the batch arrays are placeholders
+      idx = jnp.zeros((n_batches, 1), jnp.int32)
+      wb = jnp.ones((n_batches, 1), jnp.float32)
+    else:
+      uu = jax.random.uniform(kperm, (n,))
+      order = jnp.argsort(jnp.where(w_train > 0, uu, 1.0 + uu))
+      order = jnp.concatenate([order, order[:full - n]]) if full > n else order
+      wpos = jnp.where(jnp.arange(full) < n, 1.0, 0.0)
+      idx = order.reshape(n_batches, batch)
+      wb = (w_train[order] * wpos).reshape(n_batches, batch)
 
     def step(carry, inp):
       p, o = carry
@@ -290,7 +314,8 @@ def _fit_member(key, params, x, y, mask, n_val, config: SurrogateConfig, split: 
 
   init = dict(params=params, opt=opt.init(params), key=kloop, best=jnp.full(3, jnp.inf, jnp.float32),
               best_params=params, bad=jnp.zeros(3, jnp.int32), epoch=jnp.int32(0))
-  return jax.lax.while_loop(cond, epoch, init)["best_params"]
+  out = jax.lax.while_loop(cond, epoch, init)
+  return out["best_params"], out["epoch"], out["best"]
 
 
 @functools.partial(jax.jit, static_argnames=("config", "split", "n_batches", "batch"))
@@ -344,7 +369,8 @@ def fit_surrogate(key: jax.Array, x, y, config: SurrogateConfig = SurrogateConfi
     xp, n_rows = _pad_graphs(xa, n, config.min_bucket)
     x_shift, x_scale = np.zeros(1, np.float32), np.ones(1, np.float32)
     n_pad = n_rows
-    batch, n_batches = n_pad, 1
+    # full-batch steps, as many per epoch as minibatches would give (the GNN sees whole batches)
+    batch, n_batches = n_pad, max(1, (n_pad - 1) // config.batch_size)
     sample_x = xp
   else:
     x_shift = xa.mean(0)
@@ -373,12 +399,12 @@ def fit_surrogate(key: jax.Array, x, y, config: SurrogateConfig = SurrogateConfi
   else:
     params = jax.vmap(lambda k: _init_member(k, config, split, sample_x))(
         jax.random.split(kinit, config.n_members))
-  params = _fit_jit(jax.random.split(kfit, config.n_members), params, xp, yp, mask,
-                    jnp.int32(n_val), config, split, n_batches, batch)
+  params, epochs, val_loss = _fit_jit(jax.random.split(kfit, config.n_members), params, xp, yp,
+                                      mask, jnp.int32(n_val), config, split, n_batches, batch)
   return SurrogateState(params=params, x_shift=jnp.asarray(x_shift, jnp.float32),
                         x_scale=jnp.asarray(x_scale, jnp.float32), y_shift=jnp.float32(y_shift),
-                        y_scale=jnp.float32(y_scale), n_train=jnp.int32(n), config=config,
-                        split=split)
+                        y_scale=jnp.float32(y_scale), n_train=jnp.int32(n), epochs=epochs,
+                        val_loss=val_loss, config=config, split=split)
 
 
 def _predict_norm(state: SurrogateState, xn):
