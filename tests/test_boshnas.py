@@ -227,6 +227,11 @@ def test_real_surrogate_resume_and_no_recompilation(tmp_path):
   assert gobi_mod._gobi_jit._cache_size() == gobi_cache
   # the restored SurrogateState was warm-started: same static config, arrays restored
   assert res.surrogate_state.config == cfg.surrogate
+  # and the resumed run equals an uninterrupted one (real surrogate, warm starts through orbax)
+  full = run_boshnas(key, SPACE, CallableEvaluator(score), OBJ, cfg, max_rounds=5)
+  assert full.points == res.points and full.kinds == res.kinds
+  np.testing.assert_array_equal(np.asarray(full.surrogate_state.y_shift),
+                                np.asarray(res.surrogate_state.y_shift))
 
 
 def test_boshcode_on_pair_space():

@@ -111,7 +111,7 @@ class CNNBenchModule(nn.Module):
         ins = [(u, vals[u]) for u in preds]
         vin = self._merge(ins, v, max(t.shape[-1] for _, t in ins), "add")
       vals[v] = self._op(vin, v, self.labels[v], train)
-      self.sow("intermediates", f"v{v}", vals[v].shape)
+      self.sow("intermediates", f"v{v}", vals[v])
     last = nv - 1
     interior = [u for u in range(1, last) if a[u, last]]
     if not interior:
@@ -120,7 +120,7 @@ class CNNBenchModule(nn.Module):
         [(u, vals[u]) for u in interior], last, None, "concat")
     if a[0, last]:
       out = self._merge([(last, out), (0, vals[0])], last, out.shape[-1], "add", out.shape[1:3])
-    self.sow("intermediates", f"v{last}", out.shape)
+    self.sow("intermediates", f"v{last}", out)
     return out
 
 
@@ -148,7 +148,7 @@ class CNNBenchHead(nn.Module):
         x = nn.Dropout(op.prob, deterministic=not train)(x)
       else:
         raise SpaceError(f"head.labels[{v}]", self.labels[v], reason="not a head op")
-      self.sow("intermediates", f"v{v}", x.shape)
+      self.sow("intermediates", f"v{v}", x)
     return x
 
 

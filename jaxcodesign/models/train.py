@@ -19,6 +19,7 @@ Models must be Flax modules called as ``model.apply(variables, x, train=bool)`` 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Any
 
@@ -45,12 +46,12 @@ class TrainConfig:
       (``None``: never stop early).
     eval_batch: evaluation chunk size (inputs are padded to a multiple of it: one compilation).
   """
-  epochs: int = 30
+  epochs: int = 15
   batch_size: int = 64
   learning_rate: float = 3e-3
   weight_decay: float = 1e-4
   warmup_frac: float = 0.05
-  patience: int | None = 8
+  patience: int | None = 5
   eval_batch: int = 512
 
   def __post_init__(self):
@@ -86,10 +87,16 @@ def count_params(variables) -> int:
   return int(sum(np.size(a) for a in jax.tree_util.tree_leaves(variables["params"])))
 
 
+#: XLA options for functions whose run time is negligible next to their compile time (init, eval):
+#: backend optimisation level 0 halves XLA:CPU compile time (measured: 2.1 s -> 1.1 s for a small CNN
+#: step) at up to 2x run time, which only pays off where little is run. The train step keeps the default.
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+
+
 def init_model(model, key, x_example) -> dict:
-  """``model.init`` under ``jax.jit`` (eager init dispatches and compiles every op separately: ~10 s
-  for a small CNN on a busy CPU vs. one compilation). ``x_example``: one batch ``[B, ...]``."""
-  return jax.jit(lambda k, x: model.init(k, x, train=False))(key, x_example)
+  """``model.init`` under ``jax.jit`` with :data:`FAST_COMPILE` (eager init dispatches and compiles
+  every op separately: ~10 s for a small CNN on a busy CPU vs. ~1 s). ``x_example``: ``[B, ...]``."""
+  return jax.jit(lambda k, x: model.init(k, x, train=False), compiler_options=FAST_COMPILE)(key, x_example)
 
 
 def _make_fns(model, optimizer, has_stats: bool, batch_size: int, steps: int, eval_batch: int):
@@ -126,7 +133,7 @@ def _make_fns(model, optimizer, has_stats: bool, batch_size: int, steps: int, ev
       losses.append(loss)
     return state, jnp.mean(jnp.stack(losses))
 
-  @jax.jit
+  @functools.partial(jax.jit, compiler_options=FAST_COMPILE)
   def correct_fn(params, stats, x, y, mask):
     variables = {"params": params, **({"batch_stats": stats} if has_stats else {})}
     logits = model.apply(variables, x, train=False)
