@@ -6,8 +6,6 @@ networks x 512 random accelerators, dense sparsity, each experiment's sequence l
   python -m benchmarks.objective_references [--experiments=transcode_digits,codebench_digits,...]
 """
 
-import importlib.util
-import pathlib
 
 import jax
 import numpy as np
@@ -22,20 +20,14 @@ _EXPERIMENTS = flags.DEFINE_list(
 _MODELS = flags.DEFINE_integer("models", 8, "Random networks per experiment.")
 _ACCELERATORS = flags.DEFINE_integer("accelerators", 512, "Random accelerators per network.")
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _config(name):
-  spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod.get_config()
 
 
 def main(argv):
   del argv
   for name in _EXPERIMENTS.value:
-    cfg = _config(name)
+    cfg = codesign.load_config(name)
     exp = codesign.build_experiment(cfg)
     key = jax.random.PRNGKey(0)
     models = exp.model_space.sample(jax.random.fold_in(key, 1), _MODELS.value)

@@ -99,6 +99,24 @@ def base_config() -> ml_collections.ConfigDict:
   return cfg
 
 
+def load_config(name_or_path) -> ml_collections.ConfigDict:
+  """``get_config()`` of ``experiments/<name>.py`` (or of a config file path).
+
+  Raises:
+    ConfigError: when no such experiment file exists.
+  """
+  import importlib.util
+  p = pathlib.Path(name_or_path)
+  if p.suffix != ".py":
+    p = pathlib.Path(__file__).resolve().parent.parent / "experiments" / f"{name_or_path}.py"
+  if not p.is_file():
+    raise ConfigError(f"experiment config {str(name_or_path)!r} not found ({p})")
+  spec = importlib.util.spec_from_file_location(p.stem, p)
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  return mod.get_config()
+
+
 # ------------------------------------------------------------------------------------------------
 # Objective
 # ------------------------------------------------------------------------------------------------
@@ -536,7 +554,8 @@ def run(cfg: ml_collections.ConfigDict, workdir, progress: bool = True, max_roun
                  "best": _strip(max(hs, key=lambda e: e["performance"])),
                  "wall_s": timings[m]} for m, hs in histories.items()}
   plots_dir = workdir / "plots"
-  curves = {m: plots.best_so_far([h["performance"] for h in hs]) for m, hs in histories.items()}
+  from jaxcodesign.search.baselines import best_so_far
+  curves = {m: best_so_far([h["performance"] for h in hs]) for m, hs in histories.items()}
   paths = {
       "convergence": str(plots.plot_convergence(curves, plots_dir / "convergence.png",
                                                 title=f"{cfg.name}: best objective vs queries")),

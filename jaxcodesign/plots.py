@@ -1,7 +1,8 @@
 """Matplotlib figures of co-design and search results (Agg backend, PNG files).
 
-One place for the project's plots: convergence of the best objective versus queries, Pareto fronts
-of trade-offs, and per-module utilisation of an accelerator.
+One place for the project's plots: convergence of the best objective versus queries (curves from
+:func:`jaxcodesign.search.baselines.best_so_far`), Pareto fronts of trade-offs, and per-module
+utilisation of an accelerator.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def best_so_far(values: Sequence[float]) -> np.ndarray:
-  """Running maximum of a performance sequence (float[n]); NaN/-inf entries do not count."""
-  v = np.asarray(values, dtype=np.float64)
-  v = np.where(np.isfinite(v), v, -np.inf)
-  return np.maximum.accumulate(v) if v.size else v
+def _save(fig, path) -> pathlib.Path:
+  """Writes ``fig`` as a PNG at ``path`` (parents created) and closes it."""
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
 
 
 def plot_convergence(curves: Mapping[str, Sequence[float]], path, ylabel="best objective so far",
@@ -40,12 +44,7 @@ def plot_convergence(curves: Mapping[str, Sequence[float]], path, ylabel="best o
     ax.set_title(title)
   ax.grid(alpha=0.3)
   ax.legend()
-  fig.tight_layout()
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return _save(fig, path)
 
 
 def plot_pareto(points: np.ndarray, front_mask: np.ndarray, labels: Sequence[str], path,
@@ -80,12 +79,7 @@ def plot_pareto(points: np.ndarray, front_mask: np.ndarray, labels: Sequence[str
   axes[0][-1].legend(fontsize=7)
   if title:
     fig.suptitle(title)
-  fig.tight_layout()
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return _save(fig, path)
 
 
 def plot_utilisation(utilisation: Mapping[str, float], path, title=None) -> pathlib.Path:
@@ -99,9 +93,4 @@ def plot_utilisation(utilisation: Mapping[str, float], path, title=None) -> path
   if title:
     ax.set_title(title)
   ax.grid(alpha=0.3, axis="x")
-  fig.tight_layout()
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return _save(fig, path)

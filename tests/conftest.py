@@ -5,10 +5,20 @@ under CI (``CI`` set) and is skipped with a clear reason elsewhere.
 """
 
 import os
+import pathlib
+import tempfile
 
+import jax
 import pytest
 
 from jaxcodesign import paths
+
+# Many tests compile the same programs (surrogate fits, GOBI, accelerator models) through freshly
+# built jit wrappers; a persistent compilation cache lets identical programs compile once per run.
+jax.config.update("jax_compilation_cache_dir",
+                  os.environ.get("JAXCODESIGN_TEST_JIT_CACHE",
+                                 str(pathlib.Path(tempfile.gettempdir()) / "jaxcodesign_jit_cache")))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """End-to-end tests of the co-design job on tiny configurations of each experiment (seconds each)."""
 
-import importlib
 import json
 import pathlib
 
@@ -11,18 +10,12 @@ from jaxcodesign import codesign
 from jaxcodesign.errors import ConfigError
 from jaxcodesign.search import objectives
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _load(name):
-  spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod.get_config()
 
 
 def tiny_transcode(methods=("codesign", "fixed_network", "fixed_accelerator", "random_pairs")):
-  cfg = _load("transcode_digits")
+  cfg = codesign.load_config("transcode_digits")
   cfg.model_space_kwargs = dict(layers=(2,), hidden=(16, 32), heads=(2,), ff_depths=(1,),
                                 ff_widths=(32,))
   cfg.budget = 4
@@ -83,7 +76,7 @@ def test_killed_and_resumed_run_equals_uninterrupted(tmp_path):
 
 
 def test_codebench_tiny(tmp_path):
-  cfg = _load("codebench_digits")
+  cfg = codesign.load_config("codebench_digits")
   cfg.budget = 3
   cfg.search.init_design = 2
   cfg.search.surrogate_epochs = 5
@@ -98,7 +91,7 @@ def test_codebench_tiny(tmp_path):
 
 
 def test_sst2_table_tiny(tmp_path, fixtures_dir):
-  cfg = _load("transcode_sst2_table")
+  cfg = codesign.load_config("transcode_sst2_table")
   cfg.oracle.table_path = str(fixtures_dir / "flexibert_small" / "library.jsonl")
   cfg.budget = 4
   cfg.search.init_design = 2

@@ -53,7 +53,7 @@ def test_cnn_oracle_trains_and_reports_infer_shapes_cost():
 
 def test_selection_never_sees_test_labels(seq_data):
   model = FlexiBERT(A, 10, max_len=8)
-  cfg = {"epochs": 3, "patience": None}
+  cfg = {"epochs": 4, "patience": None}  # the oracle fixture's budget: compiled programs are reused
   r1 = train_model(model, seq_data, cfg, jax.random.PRNGKey(3))
   wrong = seq_data._replace(y_test=(seq_data.y_test + 1) % 10)  # every test label wrong
   r2 = train_model(model, wrong, cfg, jax.random.PRNGKey(3))
@@ -65,13 +65,16 @@ def test_selection_never_sees_test_labels(seq_data):
 
 def test_weight_transfer_beats_scratch_at_equal_steps(seq_data):
   """Measurement: B initialised from a trained A (shared embedding + first layer) vs. from scratch,
-  both for the same 2 epochs and the same key. Measured on digits (seed 0): transfer 0.78-0.86,
-  scratch 0.55-0.58 validation accuracy over 3 keys (bigger models, 20-epoch A)."""
-  ra = train_model(FlexiBERT(A, 10, 8), seq_data, {"epochs": 6, "patience": None}, jax.random.PRNGKey(0))
-  model_b = FlexiBERT(B, 10, 8)
+  both for the same 2 epochs and the same key. Measured on digits (split seed 0, hidden 32, A trained
+  8 epochs to 0.81): transfer 0.67-0.69 vs. scratch 0.50-0.60 validation accuracy for keys 1-3. With
+  hidden 16 and A at 6 epochs (0.62) the effect is within noise (transfer won 2 of 3 keys)."""
+  a32 = {"l": 2, "o": [["sa_sdp_16"] * 2] * 2, "h": [32, 32], "f": [[64], [64]]}
+  b32 = {"l": 2, "o": [["sa_sdp_16"] * 2, ["c_9_16", "l_dct_16"]], "h": [32, 32], "f": [[64], [64]]}
+  ra = train_model(FlexiBERT(a32, 10, 8), seq_data, {"epochs": 8, "patience": None}, jax.random.PRNGKey(0))
+  model_b = FlexiBERT(b32, 10, 8)
   key = jax.random.PRNGKey(1)
   fresh = init_model(model_b, jax.random.split(key)[0], seq_data.x_train[:1])
-  init, units = transfer_variables("flexibert", A, ra["variables"], B, fresh)
+  init, units = transfer_variables("flexibert", a32, ra["variables"], b32, fresh)
   assert units == ["embed", "pos_embed", "layer_0"]
   cfg = {"epochs": 2, "patience": None}
   scratch = train_model(model_b, seq_data, cfg, key)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jaxcodesign.errors import ConfigError
-from jaxcodesign.surrogates import (TRACE_COUNTS, SurrogateConfig, SurrogateState, acquisition_fn,
+from jaxcodesign.surrogates import (TRACE_COUNTS, SurrogateConfig, acquisition_fn,
                                     bucket_size, fit_surrogate, predict)
 from jaxcodesign.surrogates.npn import linear_moments, relu_moments, sigmoid_moments
 
@@ -150,8 +150,18 @@ def test_acquisition_matches_predict_and_drives_gobi(fitted):
   # no worse than its start on the surrogate mean (GOBI returns the best iterate)
   mean = lambda pts: np.asarray(predict(state, space.to_features_batch(pts)).mean)
   assert np.all(mean(out) <= mean(init) + 0.05)
+  # a new surrogate state (next round) reuses GOBI's compiled program
+  from jaxcodesign.search import gobi as gobi_mod
+  n_compiled = gobi_mod._gobi_jit._cache_size()
+  x2, y2 = _data(62, seed=2)
+  state2 = fit_surrogate(jax.random.PRNGKey(2), x2, y2, CFG, init=state)
+  out2 = gobi_search(jax.random.PRNGKey(1), space, state2, init, GOBIConfig(max_steps=50),
+                     k_e=0.0, k_a=0.0)
+  assert all(space.is_valid(p) for p in out2)
+  assert gobi_mod._gobi_jit._cache_size() == n_compiled
 
 
+@pytest.mark.slow
 def test_two_tower_surrogate():
   rng = np.random.default_rng(0)
   a = rng.uniform(0, 1, (40, 3)).astype(np.float32)
@@ -176,6 +186,7 @@ def _graph(rng, n_nodes):
                            n_node=np.array([n_nodes]), n_edge=np.array([n_nodes - 1]), globals=None)
 
 
+@pytest.mark.slow
 def test_gnn_surrogate():
   rng = np.random.default_rng(0)
   graphs = [_graph(rng, 3 + i % 4) for i in range(24)]

@@ -46,10 +46,11 @@ import math
 from typing import Any, Sequence
 
 import flax.linen as nn
+from flax.core import FrozenDict
 import jax
 import jax.numpy as jnp
 
-from jaxcodesign.errors import SpaceError
+from jaxcodesign.errors import ConfigError, SpaceError
 
 from jaxcodesign.spaces.flexibert import OP_TYPES, parse_op, to_hetero  # THE op-string parser
 
@@ -74,6 +75,14 @@ def _check_md(md: dict) -> tuple[int, list, list, list]:
     if hid[j] < 1:
       raise SpaceError(f"h[{j}]", hid[j], reason="must be positive")
   return n, ops, hid, ff
+
+
+def freeze_model_dict(md) -> FrozenDict:
+  """The hetero form of ``md`` as a hashable ``FrozenDict`` with tuples (accepted wherever a model
+  dict is). Raises SpaceError for a malformed dict."""
+  hd = to_hetero(md)
+  return FrozenDict({"l": hd["l"], "o": tuple(tuple(o) for o in hd["o"]), "h": tuple(hd["h"]),
+                     "f": tuple(tuple(f) for f in hd["f"])})
 
 
 def head_param_count(kind: str, hidden: int, d_head: int) -> int:
@@ -107,11 +116,12 @@ def flexibert_param_count(md: dict, num_classes: int, max_len: int, input_dim: i
     classifier = h_{L-1} * C + C
 
   Raises:
-    SpaceError: malformed model dict; ConfigError-like ValueError if neither input kind is given.
+    SpaceError: malformed model dict. ConfigError: not exactly one of ``input_dim``, ``vocab_size``.
   """
   n, ops, hid, ff = _check_md(md)
   if (input_dim is None) == (vocab_size is None):
-    raise ValueError("invalid value for field 'input_dim'/'vocab_size': give exactly one of them")
+    raise ConfigError(f"invalid value for fields 'input_dim'/'vocab_size': {input_dim!r}/{vocab_size!r}; "
+                      "allowed: exactly one of them set (features [B, T, F] or token ids [B, T])")
   total = vocab_size * hid[0] if vocab_size is not None else input_dim * hid[0] + hid[0]
   total += max_len * hid[0]
   prev = hid[0]
@@ -193,6 +203,12 @@ class FlexiBERT(nn.Module):
   max_len: int
   vocab_size: int | None = None
   pool: str = "mean"
+
+  def __post_init__(self):
+    # A hashable canonical copy (tuples in a FrozenDict): equal architectures give equal, hashable
+    # modules, so ``train.py`` can reuse the compiled train step of an architecture.
+    object.__setattr__(self, "model_dict", freeze_model_dict(self.model_dict))
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -98,7 +98,7 @@ class TrainingOracle:
       point = self.space.validate(point)
     h = self.hash(point)
     model, n_params, macs = self.build(point)
-    key = jax.random.fold_in(jax.random.PRNGKey(self.seed), int(h[:7], 16))
+    key = jax.random.fold_in(jax.random.PRNGKey(self.seed), int(hex_digest(h, "md5")[:7], 16))
     init, units = None, []
     if self.transfer and self._trained:
       idx, k = transfer_lib.nearest_neighbour(self.kind, point, [p for p, _ in self._trained])

@@ -6,14 +6,16 @@ Protocol (one call of :func:`train_model`):
 2. AdamW (``optax.adamw``) with a linear warm-up + cosine decay schedule
    (``optax.warmup_cosine_decay_schedule``) over the fixed budget ``epochs * steps_per_epoch``;
 3. one epoch = ``floor(N_train / batch_size)`` shuffled mini-batches of a fixed shape through one
-   jitted train step (compiled once per architecture, reused for every step and epoch);
+   jitted train step (compiled once per architecture, reused for every step and epoch, and across
+   calls for an equal architecture + config: hashable Flax modules memoise their compiled functions);
 4. after every epoch the validation accuracy is measured; the variables of the best epoch are kept
    (ties keep the earlier epoch); training stops early after ``patience`` epochs without improvement;
 5. the test accuracy is measured ONCE, on the selected variables, after training. It never takes
    part in any decision (selection is a function of the validation split only, by construction).
 
 Models must be Flax modules called as ``model.apply(variables, x, train=bool)`` returning logits
-``[B, C]``; a ``'dropout'`` PRNG stream is supplied in training; a ``batch_stats`` collection (BatchNorm) is handled (mutable in training, frozen in eval).
+``[B, C]``; a ``'dropout'`` PRNG stream is supplied in training; a ``batch_stats`` collection
+(BatchNorm) is handled (mutable in training, frozen in eval).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -96,11 +97,29 @@ FAST_COMPILE = {"xla_backend_optimization_level": 0}
 def init_model(model, key, x_example) -> dict:
   """``model.init`` under ``jax.jit`` with :data:`FAST_COMPILE` (eager init dispatches and compiles
   every op separately: ~10 s for a small CNN on a busy CPU vs. ~1 s). ``x_example``: ``[B, ...]``."""
-  return jax.jit(lambda k, x: model.init(k, x, train=False), compiler_options=FAST_COMPILE)(key, x_example)
+  try:
+    hash(model)
+  except TypeError:  # unhashable module: a one-off compilation
+    return jax.jit(lambda k, x: model.init(k, x, train=False), compiler_options=FAST_COMPILE)(key, x_example)
+  return _jit_init(model, key, x_example)
 
 
-def _make_fns(model, optimizer, has_stats: bool, batch_size: int, steps: int, eval_batch: int):
-  """Jitted epoch and evaluation functions for one architecture (compiled once, reused)."""
+_jit_init = jax.jit(lambda model, k, x: model.init(k, x, train=False), static_argnums=0,
+                    compiler_options=FAST_COMPILE)
+
+
+def _optimizer(cfg: TrainConfig, total_steps: int) -> optax.GradientTransformation:
+  """AdamW with linear warm-up and cosine decay to 0 over ``total_steps``."""
+  schedule = optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, max(1, int(cfg.warmup_frac * total_steps)),
+                                                max(2, total_steps))
+  return optax.adamw(schedule, weight_decay=cfg.weight_decay)
+
+
+def _make_fns(model, cfg: TrainConfig, has_stats: bool, batch_size: int, steps: int):
+  """(optimizer, epoch function, accuracy function) for one architecture and budget; the jitted
+  step and evaluation functions compile once and are reused for every epoch."""
+  optimizer = _optimizer(cfg, steps * cfg.epochs)
+  eval_batch = cfg.eval_batch
 
   def loss_fn(params, stats, x, y, key):
     variables = {"params": params, **({"batch_stats": stats} if has_stats else {})}
@@ -152,7 +171,21 @@ def _make_fns(model, optimizer, has_stats: bool, batch_size: int, steps: int, ev
       total += int(correct_fn(params, stats, xb, yb, mask))
     return total / n
 
-  return epoch_fn, accuracy
+  return optimizer, epoch_fn, accuracy
+
+
+_cached_make_fns = functools.lru_cache(maxsize=16)(_make_fns)
+
+
+def _get_fns(model, cfg: TrainConfig, has_stats: bool, batch_size: int, steps: int):
+  """:func:`_make_fns`, memoised per (architecture, config, shapes) when the Flax module is hashable
+  (equal architectures are equal modules), so retraining an architecture (other key, other data
+  labels, transferred init) skips compilation; unhashable modules get fresh functions."""
+  try:
+    hash(model)
+  except TypeError:
+    return _make_fns(model, cfg, has_stats, batch_size, steps)
+  return _cached_make_fns(model, cfg, has_stats, batch_size, steps)
 
 
 def train_model(model, data: Dataset, config: TrainConfig | dict | None = None, key=None,
@@ -190,11 +223,7 @@ def train_model(model, data: Dataset, config: TrainConfig | dict | None = None, 
   n = int(x_train.shape[0])
   bs = min(cfg.batch_size, n)
   steps = n // bs
-  total = steps * cfg.epochs
-  schedule = optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, max(1, int(cfg.warmup_frac * total)),
-                                                 max(2, total))
-  optimizer = optax.adamw(schedule, weight_decay=cfg.weight_decay)
-  epoch_fn, accuracy = _make_fns(model, optimizer, has_stats, bs, steps, cfg.eval_batch)
+  optimizer, epoch_fn, accuracy = _get_fns(model, cfg, has_stats, bs, steps)
   state = (params, stats, optimizer.init(params))
   best = (-1.0, 0, params, stats)
   history = []

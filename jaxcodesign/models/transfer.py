@@ -15,13 +15,16 @@ broken in places (one of the documented traps); here it is defined strictly:
 * the *nearest* neighbour is the trained point with the longest transferable prefix (ties: the one
   trained first); no transfer when the longest prefix is 0.
 
-Measured effect on digits: see :func:`jaxcodesign.models.oracles.TrainingOracle` and the report of
-``tests/test_models_oracles.py`` (transferred init vs. scratch at an equal, small step budget).
+Measured effect on digits (``tests/test_models_train.py::test_weight_transfer_beats_scratch_at_equal_steps``):
+a 2-layer FlexiBERT (hidden 32) whose second layer differs from a neighbour trained for 8 epochs
+(val 0.81) reaches 0.67-0.69 validation accuracy after 2 epochs from the transferred init vs.
+0.50-0.60 from scratch (same key, same steps; keys 1-3). With hidden 16 and a weaker neighbour (6
+epochs, val 0.62) the effect was within noise (transfer better for 2 of 3 keys).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import jax
 import numpy as np

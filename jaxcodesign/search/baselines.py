@@ -270,6 +270,11 @@ def gp_bo(key, space, evaluator: Evaluator, objective, budget: int, n_init: int 
   return history
 
 
-def best_so_far(history: Sequence[HistoryEntry]) -> np.ndarray:
-  """float[len(history)]: running maximum of the performance (for regret curves)."""
-  return np.maximum.accumulate(np.array([e.performance for e in history], np.float64))
+def best_so_far(history: Sequence[HistoryEntry] | Sequence[float]) -> np.ndarray:
+  """float[len(history)]: running maximum of the performance (for regret / convergence curves).
+
+  ``history`` holds :class:`HistoryEntry` s or plain performances; NaN counts as ``-inf``.
+  """
+  v = np.array([e.performance if isinstance(e, HistoryEntry) else e for e in history], np.float64)
+  v = np.where(np.isnan(v), -np.inf, v)
+  return np.maximum.accumulate(v) if v.size else v

@@ -31,7 +31,7 @@ Presets (weights and references of the originals, ``../shared/specs/boshnas.md``
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import jax.numpy as jnp
 import numpy as np

@@ -537,6 +537,7 @@ class FiniteSpace(DesignSpace):
     self._hashes = [base.hash(c) for c in self.candidates]
     self._index = {h: i for i, h in enumerate(self._hashes)}
     self._features = base.to_features_batch(self.candidates)
+    self._indices = CategoricalSpace(list(range(len(self.candidates))))  # sampling of indices
 
   def describe(self) -> dict:
     return {"name": self.name, "base": self.base.name, "size": self.size()}
@@ -553,14 +554,7 @@ class FiniteSpace(DesignSpace):
 
   def sample(self, key, n: int, method: str = "uniform") -> list:
     """``n`` candidates, uniformly with replacement ('uniform') or a stratified permutation ('lhs')."""
-    _check_method(method)
-    rng = numpy_rng(key)
-    k = len(self.candidates)
-    if method == "lhs":
-      idx = rng.permutation(np.concatenate([np.tile(np.arange(k), n // k), rng.permutation(k)[:n % k]]))
-    else:
-      idx = rng.integers(0, k, n)
-    return [self.candidates[int(i)] for i in idx]
+    return [self.candidates[i] for i in self._indices.sample(key, n, method)]
 
   @property
   def feature_dim(self) -> int:

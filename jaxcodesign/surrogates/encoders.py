@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import flax.linen as nn
 import jax
