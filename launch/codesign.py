@@ -7,6 +7,7 @@ killed run. Prints the chosen (network, accelerator) pair, the per-method summar
 
 import json
 import pathlib
+import sys
 
 from absl import app
 from absl import flags
@@ -15,11 +16,17 @@ from ml_collections import config_flags
 
 _DEFAULT_CONFIG = str(pathlib.Path(__file__).resolve().parent.parent / "experiments" / "transcode_digits.py")
 
-_CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file.")
-_WORKDIR = flags.DEFINE_string("workdir", "/tmp/jaxcodesign_codesign", "Work directory.")
-_BUDGET = flags.DEFINE_integer("budget", None, "Evaluations per method (initial design included).")
-_SEED = flags.DEFINE_integer("seed", None, "Random seed.")
-_PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """Defines the launcher's absl flags (only when run as a program, so that importing this module
+  never clashes with other launchers' flags in one process)."""
+  config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file.")
+  flags.DEFINE_string("workdir", "/tmp/jaxcodesign_codesign", "Work directory.")
+  flags.DEFINE_integer("budget", None, "Evaluations per method (initial design included).")
+  flags.DEFINE_integer("seed", None, "Random seed.")
+  flags.DEFINE_bool("progress", True, "Show a progress bar.")
 
 
 def main(argv):
@@ -27,15 +34,15 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from jaxcodesign import codesign
   from jaxcodesign.errors import ConfigError
-  cfg = _CONFIG.value
-  if _BUDGET.value is not None:
-    cfg.budget = _BUDGET.value
-  if _SEED.value is not None:
-    cfg.seed = _SEED.value
+  cfg = FLAGS.config
+  if FLAGS.budget is not None:
+    cfg.budget = FLAGS.budget
+  if FLAGS.seed is not None:
+    cfg.seed = FLAGS.seed
   logging.info("experiment %s, budget %d per method, seed %d, workdir %s", cfg.name, cfg.budget,
-               cfg.seed, _WORKDIR.value)
+               cfg.seed, FLAGS.workdir)
   try:
-    res = codesign.run(cfg, _WORKDIR.value, progress=_PROGRESS.value)
+    res = codesign.run(cfg, FLAGS.workdir, progress=FLAGS.progress)
   except (ConfigError, ValueError) as e:
     raise app.UsageError(f"invalid experiment: {e}") from None
   ch = res["chosen"]
@@ -49,10 +56,25 @@ def main(argv):
   print("\nbest objective per method at equal budget:")
   for name, s in res["summary"].items():
     print(f"  {name:18s} {s['best_performance']:.4f}  ({s['evaluations']} evaluations, {s['wall_s']:.0f} s)")
-  print("\nresults:", pathlib.Path(_WORKDIR.value) / "results.json")
+  print("\nresults:", pathlib.Path(FLAGS.workdir) / "results.json")
   print("plots:", ", ".join(res["plots"].values()))
   print(f"wall time: {res['wall_s']:.0f} s")
 
 
+def parse_flags(argv):
+  """absl flag parsing with a clear message for unknown config fields (``--config.nofield=1``)."""
+  try:
+    return FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    field = str(e).strip("\"'")
+    cfg_path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), _DEFAULT_CONFIG)
+    from jaxcodesign import codesign
+    fields = sorted(codesign.load_config(cfg_path).to_dict())
+    print(f"FATAL: unknown config field {field!r} for {cfg_path}; top-level fields: {fields}",
+          file=sys.stderr)
+    sys.exit(2)
+
+
 if __name__ == "__main__":
-  app.run(main)
+  define_flags()
+  app.run(main, flags_parser=parse_flags)

@@ -118,14 +118,19 @@ def decode_lines(space, lines: Iterable[str]) -> list[dict]:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("space", "flexibert2", list(SPACE_NAMES), "Design space name.")
-flags.DEFINE_string("restrict", None, "JSON object of constructor keyword arguments (restrictions).")
-flags.DEFINE_integer("sample", None, "Print this many sampled points.")
-flags.DEFINE_integer("seed", 0, "PRNG seed for --sample.")
-flags.DEFINE_string("method", "uniform", "Sampling method (uniform, lhs, or space-specific e.g. exact).")
-flags.DEFINE_bool("describe", False, "Print parameters, allowed values and size.")
-flags.DEFINE_string("encode", None, "JSONL file of points to encode ('-' for stdin).")
-flags.DEFINE_string("decode", None, "JSONL file of embeddings to decode ('-' for stdin).")
+def define_flags():
+  """Defines the launcher's absl flags (only when run as a program: importing this module for its
+  functions never clashes with other launchers' flags in one process). Idempotent."""
+  if "describe" in FLAGS:
+    return
+  flags.DEFINE_enum("space", "flexibert2", list(SPACE_NAMES), "Design space name.")
+  flags.DEFINE_string("restrict", None, "JSON object of constructor keyword arguments (restrictions).")
+  flags.DEFINE_integer("sample", None, "Print this many sampled points.")
+  flags.DEFINE_integer("seed", 0, "PRNG seed for --sample.")
+  flags.DEFINE_string("method", "uniform", "Sampling method (uniform, lhs, or space-specific e.g. exact).")
+  flags.DEFINE_bool("describe", False, "Print parameters, allowed values and size.")
+  flags.DEFINE_string("encode", None, "JSONL file of points to encode ('-' for stdin).")
+  flags.DEFINE_string("decode", None, "JSONL file of embeddings to decode ('-' for stdin).")
 
 
 def _open(path):
@@ -166,4 +171,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -32,14 +32,19 @@ import numpy as np
 from jaxcodesign.errors import ConfigError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("space", "flexibert_small", "design space name (jaxcodesign.spaces.get_space)")
-flags.DEFINE_string("train", None, "training rows (JSON lines)")
-flags.DEFINE_string("target", None, "dotted key of the numeric target, e.g. accuracy.SST-2")
-flags.DEFINE_string("predict", None, "rows to predict (JSON lines)")
-flags.DEFINE_string("output", None, "output JSON lines")
-flags.DEFINE_integer("members", 4, "ensemble members (vmapped)")
-flags.DEFINE_integer("epochs", 200, "maximum epochs (early stopping on a held-out split)")
-flags.DEFINE_integer("seed", 0, "PRNG seed")
+def define_flags():
+  """Defines the launcher's absl flags (only when run as a program, or by a test that drives
+  ``main``: importing this module never clashes with other launchers' flags). Idempotent."""
+  if "predict" in FLAGS:
+    return
+  flags.DEFINE_string("space", "flexibert_small", "design space name (jaxcodesign.spaces.get_space)")
+  flags.DEFINE_string("train", None, "training rows (JSON lines)")
+  flags.DEFINE_string("target", None, "dotted key of the numeric target, e.g. accuracy.SST-2")
+  flags.DEFINE_string("predict", None, "rows to predict (JSON lines)")
+  flags.DEFINE_string("output", None, "output JSON lines")
+  flags.DEFINE_integer("members", 4, "ensemble members (vmapped)")
+  flags.DEFINE_integer("epochs", 200, "maximum epochs (early stopping on a held-out split)")
+  flags.DEFINE_integer("seed", 0, "PRNG seed")
 
 
 def get_dotted(row: dict, key: str) -> Any:
@@ -134,4 +139,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

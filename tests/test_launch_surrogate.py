@@ -41,6 +41,7 @@ def test_cli_is_predictive_on_held_back_sst2(fixtures_dir, tmp_path):
   (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train + unmeasured))
   (tmp_path / "pred.jsonl").write_text("".join(json.dumps(r) + "\n" for r in held))
   out = tmp_path / "out.jsonl"
+  launcher.define_flags()
   launcher.FLAGS.unparse_flags()
   launcher.FLAGS(["surrogate", "--space=flexibert_small", f"--train={tmp_path / 'train.jsonl'}",
                   "--target=accuracy.SST-2", f"--predict={tmp_path / 'pred.jsonl'}",
