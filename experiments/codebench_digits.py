@@ -26,6 +26,7 @@ def get_config():
       base_ops=cnnbench.SMALL_BASE_OPS, dense_ops=cnnbench.SMALL_DENSE_OPS, input_shape=(1, 8, 8),
       num_classes=10, max_modules=4, modules_per_stack=1, head_vertices=6)
   cfg.hw_space = "accelbench"
+  cfg.search.init_method = "uniform"   # CNNBench graphs have no Latin-hypercube sampler
   cfg.oracle.kind = "training"
   cfg.oracle.dataset = "digits"
   cfg.fixed_accelerator = "spring"

@@ -55,7 +55,7 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.model_space_kwargs = ml_collections.ConfigDict()
   cfg.hw_space = "elector"
   cfg.hw_space_kwargs = ml_collections.ConfigDict()
-  cfg.budget = 24              # pair evaluations per method, initial design included
+  cfg.budget = 20              # pair evaluations per method, initial design included
   cfg.seed = 0
   cfg.methods = METHODS
   cfg.fixed_network = ""       # '' = the first model of the initial design; or a JSON model dict
@@ -324,6 +324,7 @@ class PairEvaluator:
     self.to_hw_model = to_hw_model or (lambda m: m)
     self.cache_path = pathlib.Path(cache_path) if cache_path else None
     self._cache: dict[str, dict] = {}
+    self.callback: Callable[[dict], None] | None = None   # called with each returned metric dict
     if self.cache_path is not None and self.cache_path.exists():
       with open(self.cache_path) as f:
         for line in f:
@@ -389,6 +390,8 @@ class PairEvaluator:
           with open(self.cache_path, "a") as f:
             f.write(json.dumps({"key": k, "metrics": metrics}) + "\n")
       results.append(dict(self._cache[k]))
+      if self.callback is not None:
+        self.callback(results[-1])
     return results
 
 
@@ -529,9 +532,20 @@ def run(cfg: ml_collections.ConfigDict, workdir, progress: bool = True, max_roun
   bar = None
   if progress:
     from tqdm import tqdm
+    from jaxcodesign.search import objectives as obj_lib
     bar = tqdm(total=len(cfg.methods) * int(cfg.budget), desc=cfg.name, unit="eval")
+    best_now = {"value": -np.inf}
+
+    def on_evaluate(metrics):
+      best_now["value"] = max(best_now["value"], float(obj_lib.scalarise(metrics, exp.objective)))
+      bar.update(1)
+      bar.set_postfix({"best": f"{best_now['value']:.4f}"})
+    exp.evaluator.callback = on_evaluate
   for method in cfg.methods:
     t = time.time()
+    if bar is not None:
+      bar.set_description(f"{cfg.name}:{method}")
+      best_now["value"] = -np.inf
     hist = run_method(exp, method, workdir, max_rounds=max_rounds)
     histories[method] = hist
     timings[method] = time.time() - t
@@ -539,10 +553,10 @@ def run(cfg: ml_collections.ConfigDict, workdir, progress: bool = True, max_roun
     logging.info("%s: %d evaluations, best objective %.4f (%.1f s)", method, len(hist), best,
                  timings[method])
     if bar is not None:
-      bar.update(len(hist))
-      bar.set_postfix({"method": method, "best": f"{best:.4f}"})
+      bar.write(f"{method}: {len(hist)} evaluations, best objective {best:.4f} ({timings[method]:.0f} s)")
   if bar is not None:
     bar.close()
+    exp.evaluator.callback = None
 
   main = "codesign" if "codesign" in histories else cfg.methods[0]
   chosen_i = int(np.argmax([h["performance"] for h in histories[main]]))

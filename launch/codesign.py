@@ -34,6 +34,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from jaxcodesign import codesign
   from jaxcodesign.errors import ConfigError
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO; keep the bar readable
   cfg = FLAGS.config
   if FLAGS.budget is not None:
     cfg.budget = FLAGS.budget
