@@ -14,7 +14,7 @@ from jaxcodesign.search import objectives
 
 
 
-def tiny_transcode(methods=("codesign", "fixed_network", "fixed_accelerator", "random_pairs")):
+def tiny_transcode(methods=codesign.METHODS):
   cfg = codesign.load_config("transcode_digits")
   cfg.model_space_kwargs = dict(layers=(2,), hidden=(16, 32), heads=(2,), ff_depths=(1,),
                                 ff_widths=(32,))

@@ -239,3 +239,20 @@ def test_accelbench_space():
   arr = space.config_arrays([spring])
   assert arr["pe"].tolist() == [64] and arr["lanes"].tolist() == [72]
   np.testing.assert_allclose(arr["mm_energy_nj"], [17.321165], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [ElectorSpace, AccelBenchSpace])
+def test_projection_properties_hypothesis(cls):
+  """Property test: any feature vector projects to a valid config, and projection is idempotent."""
+  from hypothesis import given, settings, strategies as st
+  space = cls()
+  d = space.feature_dim
+
+  @settings(max_examples=60, deadline=None)
+  @given(st.lists(st.floats(-1.0, 2.0, allow_nan=False), min_size=d, max_size=d))
+  def check(x):
+    p = space.project(np.asarray(x, np.float32))
+    assert space.is_valid(p)
+    assert space.project(space.to_features(p)) == p
+
+  check()
