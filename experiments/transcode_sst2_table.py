@@ -9,7 +9,9 @@ Command::
 
   python -m launch.codesign --config=experiments/transcode_sst2_table.py --workdir=/tmp/jcd_sst2
 
-Expected: see README ("Measured results").
+Expected (measured, 2-core CPU, seed 0, budget 20 per method): about 1.5 min; best objective
+codesign 0.8849, random_pairs 0.8657, fixed_network 0.8607, fixed_accelerator (Server) 0.8302; the
+chosen network has measured SST-2 accuracy 0.8268 (library maximum 0.8314).
 """
 
 from jaxcodesign import codesign

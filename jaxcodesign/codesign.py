@@ -265,12 +265,12 @@ def build_experiment(cfg: ml_collections.ConfigDict, workdir=None) -> Experiment
   evaluator = PairEvaluator.from_config(cfg, model_space, workdir)
   key = _key(cfg.seed)
   import jax
+  _check_some_pair_fits(cfg, model_space, hw_space, evaluator, key)
   fixed_hw = _fixed_accelerator(cfg, hw_space)
   if cfg.fixed_network:
     fixed_model = model_space.validate(json.loads(cfg.fixed_network))
   else:
     fixed_model = model_space.sample(jax.random.fold_in(key, 17), 1)[0]
-  _check_some_pair_fits(cfg, model_space, hw_space, evaluator, key)
   return Experiment(cfg, model_space, hw_space, pair_space, evaluator, objective, fixed_model, fixed_hw)
 
 

@@ -126,3 +126,14 @@ def test_bad_inputs_stop_before_training(tmp_path):
   cfg.objective.weights.accuracy = -1.0
   with pytest.raises(ConfigError, match="accuracy"):
     codesign.build_experiment(cfg, tmp_path)
+
+
+def test_space_where_nothing_fits_stops_before_work(tmp_path, fixtures_dir):
+  # Every library model has h >= 128 and a 30,522-word embedding table (> 8 MB at 20 bits), so with
+  # the weight buffer restricted to 8 MB no pair can fit: the experiment must stop before any search.
+  cfg = codesign.load_config("transcode_sst2_table")
+  cfg.oracle.table_path = str(fixtures_dir / "flexibert_small" / "library.jsonl")
+  cfg.hw_space_kwargs = dict(weight_buffer_size=(8,))
+  with pytest.raises(ConfigError, match="fits"):
+    codesign.build_experiment(cfg, tmp_path)
+  assert not (tmp_path / "evaluations.jsonl").exists()
