@@ -27,6 +27,11 @@ def get_config():
       num_classes=10, max_modules=4, modules_per_stack=1, head_vertices=6)
   cfg.hw_space = "accelbench"
   cfg.search.init_method = "uniform"   # CNNBench graphs have no Latin-hypercube sampler
+  # Convolutions train ~5x slower than the tiny transformers on a 2-core CPU: a smaller default budget
+  # (override with --budget=N) and 8 epochs keep the run near 10 minutes.
+  cfg.budget = 12
+  cfg.search.init_design = 5
+  cfg.oracle.epochs = 8
   cfg.oracle.kind = "training"
   cfg.oracle.dataset = "digits"
   cfg.fixed_accelerator = "spring"
