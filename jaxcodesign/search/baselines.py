@@ -122,6 +122,14 @@ def _random_untried(space, rng, key, k: int, tried: set, pool: CandidatePool | N
   return out
 
 
+def _begin(key, space, evaluator, budget, candidates):
+  """Common start of every baseline: (budgeted evaluator, candidate pool or None, NumPy rng, empty
+  history, set of already-evaluated hashes)."""
+  ev = _budgeted(evaluator, space, budget)
+  pool = CandidatePool(space, candidates) if candidates is not None else None
+  return ev, pool, numpy_rng(key), [], set(ev.cache)
+
+
 def _record(ev: BudgetedEvaluator, points: list, objective, history: list):
   metrics = ev.evaluate(points)
   for p, m in zip(points, metrics):
@@ -131,11 +139,7 @@ def _record(ev: BudgetedEvaluator, points: list, objective, history: list):
 def random_search(key, space, evaluator: Evaluator, objective, budget: int,
                   candidates: Sequence[Any] | None = None, batch_size: int = 1) -> list[HistoryEntry]:
   """Uniformly random untried designs until ``budget`` unique queries (or candidates) are used."""
-  ev = _budgeted(evaluator, space, budget)
-  pool = CandidatePool(space, candidates) if candidates is not None else None
-  rng = numpy_rng(key)
-  history: list[HistoryEntry] = []
-  tried = set(ev.cache)
+  ev, pool, rng, history, tried = _begin(key, space, evaluator, budget, candidates)
   while len(history) < budget:
     key, sub = jax.random.split(key)
     pts = _random_untried(space, rng, sub, min(batch_size, budget - len(history)), tried, pool)
@@ -179,11 +183,7 @@ def regularized_evolution(key, space, evaluator: Evaluator, objective, budget: i
   if population_size < 1 or not 1 <= sample_size <= population_size:
     raise ConfigError(f"invalid value for field 'sample_size': {sample_size}; allowed: "
                       f"1..population_size ({population_size}), population_size >= 1")
-  ev = _budgeted(evaluator, space, budget)
-  pool = CandidatePool(space, candidates) if candidates is not None else None
-  rng = numpy_rng(key)
-  history: list[HistoryEntry] = []
-  tried = set(ev.cache)
+  ev, pool, rng, history, tried = _begin(key, space, evaluator, budget, candidates)
   key, sub = jax.random.split(key)
   init = _random_untried(space, rng, sub, min(population_size, budget), tried, pool)
   _record(ev, init, objective, history)
@@ -225,11 +225,7 @@ def gp_bo(key, space, evaluator: Evaluator, objective, budget: int, n_init: int 
   from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
   if refit_every < 1:
     raise ConfigError(f"invalid value for field 'refit_every': {refit_every}; allowed: int >= 1")
-  ev = _budgeted(evaluator, space, budget)
-  pool = CandidatePool(space, candidates) if candidates is not None else None
-  rng = numpy_rng(key)
-  history: list[HistoryEntry] = []
-  tried = set(ev.cache)
+  ev, pool, rng, history, tried = _begin(key, space, evaluator, budget, candidates)
   key, sub = jax.random.split(key)
   init = _random_untried(space, rng, sub, min(max(n_init, 2), budget), tried, pool)
   _record(ev, init, objective, history)
