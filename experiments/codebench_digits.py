@@ -11,7 +11,10 @@ Command::
 
   python -m launch.codesign --config=experiments/codebench_digits.py --workdir=/tmp/jcd_cnn
 
-Expected: see README ("Measured results").
+Expected (measured, 2-core AMD EPYC CPU, seed 0, budget 12 per method): about 21 min (convolutions
+train slowly on 2 cores); best objective codesign 0.9909, random_pairs 0.9796, fixed_network 0.9655,
+fixed_accelerator (SPRING, 230 mm^2) 0.9144; chosen CNN val/test accuracy 1.000/0.989 on a 20 mm^2
+AccelBench accelerator.
 """
 
 from jaxcodesign import codesign
@@ -27,8 +30,8 @@ def get_config():
       num_classes=10, max_modules=4, modules_per_stack=1, head_vertices=6)
   cfg.hw_space = "accelbench"
   cfg.search.init_method = "uniform"   # CNNBench graphs have no Latin-hypercube sampler
-  # Convolutions train ~5x slower than the tiny transformers on a 2-core CPU: a smaller default budget
-  # (override with --budget=N) and 8 epochs keep the run near 10 minutes.
+  # Convolutions train several times slower than the tiny transformers on a 2-core CPU: a smaller
+  # default budget (override with --budget=N) and 8 epochs keep the run near 20 minutes.
   cfg.budget = 12
   cfg.search.init_design = 5
   cfg.oracle.epochs = 8

@@ -37,11 +37,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pathlib
 import platform
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import ml_collections
 import numpy as np
@@ -506,7 +505,7 @@ def run_method(exp: Experiment, method: str, workdir, max_rounds=None) -> list[d
   """
   from jaxcodesign.search import baselines, boshnas
   cfg = exp.cfg
-  key = jax_fold(_key(cfg.seed), METHODS.index(method))
+  key = _fold(_key(cfg.seed), METHODS.index(method))
   ckpt = pathlib.Path(workdir) / "checkpoints" / method if workdir else None
   budget = int(cfg.budget)
   if method == "random_pairs":
@@ -516,7 +515,7 @@ def run_method(exp: Experiment, method: str, workdir, max_rounds=None) -> list[d
     space, ev, two_tower = exp.pair_space, exp.evaluator, True
     wrap = lambda p: p
   elif method == "codesign":
-    hws = exp.hw_space.sample(jax_fold(_key(cfg.seed), 1000), int(cfg.accelerator_sweep))
+    hws = exp.hw_space.sample(_fold(_key(cfg.seed), 1000), int(cfg.accelerator_sweep))
     ev = NestedAcceleratorEvaluator(exp.evaluator, exp.objective, hws + [exp.fixed_hw])
     space, two_tower, wrap = exp.model_space, False, ev.pair
   elif method == "fixed_network":
@@ -531,7 +530,8 @@ def run_method(exp: Experiment, method: str, workdir, max_rounds=None) -> list[d
                                                          res.kinds)]
 
 
-def jax_fold(key, i: int):
+def _fold(key, i: int):
+  """``jax.random.fold_in(key, i)``: one independent key per method / purpose."""
   import jax
   return jax.random.fold_in(key, i)
 
