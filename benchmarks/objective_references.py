@@ -34,8 +34,9 @@ def main(argv):
     hws = exp.hw_space.sample(jax.random.fold_in(key, 2), _ACCELERATORS.value)
     rows = []
     for m in models:
-      for h, r in zip(hws, exp.evaluator.hw_fn(exp.evaluator.to_hw_model(m), hws)):
-        rows.append((r["latency_s"], r["energy_j"] / h["batch_size"], r["area_mm2"], r["fits"]))
+      for h, r in zip(hws, exp.evaluator.hardware_sweep(m, hws)):
+        r = codesign.hardware_metrics(r, h)
+        rows.append((r["latency_s"], r["energy_per_sample_j"], r["area_mm2"], r["fits"]))
     a = np.array(rows, np.float64)
     fit = a[:, 3] > 0
     print(f"{name}: fits {fit.mean():.3f} of {len(a)} pairs")

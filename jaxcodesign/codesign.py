@@ -188,33 +188,6 @@ class Experiment:
   fixed_hw: Any
 
 
-def _to_plain(x):
-  if isinstance(x, ml_collections.ConfigDict):
-    x = x.to_dict()
-  if isinstance(x, dict):
-    return {k: _to_plain(v) for k, v in x.items()}
-  if isinstance(x, (list, tuple)):
-    return [_to_plain(v) for v in x]
-  return x
-
-
-def _load_table(path: str, task: str):
-  """Measured accuracies {model_dict, accuracy} of a JSON-lines table (rows lacking ``task`` skipped)."""
-  p = pathlib.Path(path)
-  if not p.is_file():
-    raise ConfigError(f"oracle.table_path: file {path!r} not found")
-  rows = []
-  with open(p) as f:
-    for line in f:
-      if line.strip():
-        row = json.loads(line)
-        if task in row.get("accuracy", {}):
-          rows.append(row)
-  if not rows:
-    raise ConfigError(f"oracle.task: no row of {path} has a measured {task!r} accuracy")
-  return rows
-
-
 def build_experiment(cfg: ml_collections.ConfigDict, workdir=None) -> Experiment:
   """Validates ``cfg`` and assembles spaces, oracle, accelerator model and objective.
 
@@ -249,19 +222,19 @@ def build_experiment(cfg: ml_collections.ConfigDict, workdir=None) -> Experiment
                       "['training', 'table']")
 
   objective = make_constrained_objective(cfg)
-  hw_space = spaces_lib.get_space(cfg.hw_space, **_to_plain(cfg.hw_space_kwargs))
-  model_kwargs = _to_plain(cfg.model_space_kwargs)
+  hw_space = spaces_lib.get_space(cfg.hw_space, **cfg.hw_space_kwargs.to_dict())
+  model_space = spaces_lib.get_space(cfg.model_space, **cfg.model_space_kwargs.to_dict())
   if cfg.oracle.kind == "table":
     if cfg.model_space != "flexibert_small":
       raise ConfigError("oracle.kind='table' needs model_space='flexibert_small' (the measured library)")
-    rows = _load_table(cfg.oracle.table_path, cfg.oracle.task)
-    base = spaces_lib.get_space(cfg.model_space, **model_kwargs)
-    model_space = generic.FiniteSpace(base, [r["model_dict"] for r in rows])
+    oracle = make_oracle(cfg, model_space)
+    # Only models measured on the task are candidates (the table's rows, in file order).
+    model_space = generic.FiniteSpace(model_space, [oracle.models[h] for h in oracle.table])
   else:
-    model_space = spaces_lib.get_space(cfg.model_space, **model_kwargs)
+    oracle = make_oracle(cfg, model_space)
   pair_space = product.PairSpace(model_space, hw_space)
 
-  evaluator = PairEvaluator.from_config(cfg, model_space, workdir)
+  evaluator = PairEvaluator.from_config(cfg, model_space, oracle, workdir)
   key = _key(cfg.seed)
   import jax
   _check_some_pair_fits(cfg, model_space, hw_space, evaluator, key)
@@ -311,6 +284,19 @@ def _check_some_pair_fits(cfg, model_space, hw_space, evaluator, key, n=16):
         f"accelerator of hw_space {cfg.hw_space!r}: shrink the model space or enlarge the buffers")
 
 
+def hardware_metrics(result: dict, hw: dict) -> dict:
+  """The hardware metrics co-design uses, from one accelerator-model result and its config.
+
+  :data:`HW_METRICS` as floats, plus ``batch_size`` and ``energy_per_sample_j`` (J per inference):
+  latency is per batch (the time to answer one batch of the accelerator's batch size), and energy is
+  also reported per inference so that accelerators of different batch sizes compare fairly.
+  """
+  out = {name: float(result[name]) for name in HW_METRICS}
+  out["batch_size"] = int(hw["batch_size"])
+  out["energy_per_sample_j"] = out["energy_j"] / out["batch_size"]
+  return out
+
+
 # ------------------------------------------------------------------------------------------------
 # The pair evaluator
 # ------------------------------------------------------------------------------------------------
@@ -343,7 +329,7 @@ class PairEvaluator:
     self.name = "pair"
 
   @classmethod
-  def from_config(cls, cfg, model_space, workdir=None) -> "PairEvaluator":
+  def from_config(cls, cfg, model_space, oracle, workdir=None) -> "PairEvaluator":
     from jaxcodesign.hardware import api as hw_api
     from jaxcodesign.models import oracles
     # Always explicit: the two accelerator models have different defaults (AccelTran 0.5/0.5,
@@ -361,7 +347,6 @@ class PairEvaluator:
       if cfg.model_space == "flexibert_small":
         from jaxcodesign.spaces.flexibert import small_to_flexibert2
         to_hw_model = small_to_flexibert2
-    oracle = make_oracle(cfg, model_space)
     cache = pathlib.Path(workdir) / "evaluations.jsonl" if workdir else None
     return cls(oracle, hw_fn, model_space, cache, to_hw_model)
 
@@ -390,12 +375,7 @@ class PairEvaluator:
         for extra in ("test_accuracy", "params", "macs", "train_steps", "wall_s"):
           if extra in acc and acc[extra] is not None:
             metrics[extra] = float(acc[extra])
-        for name in HW_METRICS:
-          metrics[name] = float(hw[name])
-        # Latency is per batch (the time to answer one batch of the accelerator's batch size); energy
-        # is also reported per inference, so that accelerators of different batch sizes compare fairly.
-        metrics["batch_size"] = int(pair["hw"]["batch_size"])
-        metrics["energy_per_sample_j"] = metrics["energy_j"] / metrics["batch_size"]
+        metrics.update(hardware_metrics(hw, pair["hw"]))
         metrics["utilisation"] = {k2: float(v) for k2, v in dict(hw.get("utilisation", {})).items()}
         self._cache[k] = metrics
         if self.cache_path is not None:
@@ -446,11 +426,10 @@ class NestedAcceleratorEvaluator:
     from jaxcodesign.search import objectives as obj_lib
     key = self.pair_eval.model_space.hash(model)
     if key not in self._best:
-      res = self.pair_eval.hardware_sweep(model, self.hws)
-      metrics = {name: np.array([float(r[name]) for r in res]) for name in HW_METRICS}
-      metrics["energy_per_sample_j"] = metrics["energy_j"] / np.array(
-          [h["batch_size"] for h in self.hws], np.float64)
-      metrics["accuracy"] = np.zeros(len(res))
+      rows = [hardware_metrics(r, h)
+              for r, h in zip(self.pair_eval.hardware_sweep(model, self.hws), self.hws)]
+      metrics = {name: np.array([r[name] for r in rows]) for name in rows[0]}
+      metrics["accuracy"] = np.zeros(len(rows))
       perf = np.asarray(obj_lib.scalarise(metrics, self.objective))
       self._best[key] = self.hws[int(np.argmax(perf))]
     return self._best[key]
@@ -637,7 +616,7 @@ def run(cfg: ml_collections.ConfigDict, workdir, progress: bool = True, max_roun
   }
   results = {
       "experiment": cfg.name,
-      "config": _to_plain(cfg),
+      "config": cfg.to_dict(),
       "versions": _versions(),
       "objective": {"terms": [dataclasses.asdict(t) for t in exp.objective.terms],
                     "constraints": [dataclasses.asdict(c) for c in exp.objective.constraints],
