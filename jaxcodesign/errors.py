@@ -46,3 +46,11 @@ def check_in(field: str, value: Any, allowed: Iterable[Any]) -> Any:
   if value not in allowed:
     raise SpaceError(field, value, allowed)
   return value
+
+
+class DataError(ValueError):
+  """A data file or table is malformed: unreadable, empty, non-numeric column, values out of range.
+
+  The message names the file (or table) and the field, e.g.
+  ``data.csv: column 'age': non-numeric value 'abc' in row 3``.
+  """
