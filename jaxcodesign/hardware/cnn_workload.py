@@ -22,6 +22,13 @@ Op kinds (``kind`` codes) and what the accelerator does with them (docs/accelben
   the identity at inference);
 - ``OP_PAD``: padding rows, nothing.
 
+Batch-norm folding (inference): :func:`fold_batchnorm` removes every batch-norm row that directly
+follows a MAC op producing the same tensor (same channels and elements) and folds it into that op:
+``y = gamma * (W*x - mu) / sigma + beta = (gamma/sigma * W) * x + (beta - gamma*mu/sigma)``, i.e. the
+scale goes into the weights (same count) and the shift into a bias of ``Cout`` elements (CNNBench
+convolutions have no bias, so the op gains ``Cout`` parameters and loses the BN row's ``2*Cout``).
+In CNNBench every batch-norm belongs to a ``conv...-bn`` label and directly follows its conv.
+
 Per-op quantities are per input image (the batch size is a config parameter of AccelBench, applied
 inside the jitted model) unless ``lower_cnn(..., batch_size=B)`` fixes it for the table.
 Loop dimensions of a MAC op: groups ``G``, output channels per group ``Kg``, input channels per group
@@ -35,6 +42,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from jaxcodesign import padding
 from jaxcodesign.errors import SpaceError
 
 OP_PAD, OP_CONV, OP_DENSE, OP_BN, OP_ACT, OP_ADD, OP_POOL, OP_GAP, OP_UPSAMPLE, OP_FREE = range(10)
@@ -75,6 +83,7 @@ class CNNOpTable(NamedTuple):
     labels: tuple of the real ops' labels (``"<module>/<vertex>:<label>"``), for reports.
     activations: the activation functions used ("relu" / "silu"), which select the MAC-lane variant.
     batch_size: 0 (use each config's ``batch_size``) or a fixed batch for this table.
+    bn_folded: number of batch-norm rows folded into their convolution (:func:`fold_batchnorm`).
   """
   kind: np.ndarray
   groups: np.ndarray
@@ -94,6 +103,7 @@ class CNNOpTable(NamedTuple):
   labels: tuple
   activations: tuple
   batch_size: int
+  bn_folded: int = 0
 
   def arrays(self) -> dict:
     """The per-op arrays as a dict (the jit-facing part of the table)."""
@@ -107,11 +117,8 @@ class CNNOpTable(NamedTuple):
 
 
 def bucket_size(n_ops: int) -> int:
-  """Next power of two >= ``n_ops`` (at least ``MIN_BUCKET``)."""
-  n = MIN_BUCKET
-  while n < n_ops:
-    n *= 2
-  return n
+  """Next power of two >= ``n_ops`` (at least ``MIN_BUCKET``): :func:`jaxcodesign.padding.bucket_size`."""
+  return padding.bucket_size(n_ops, MIN_BUCKET)
 
 
 def _pair(value: Any, field: str) -> tuple[int, int]:
@@ -174,7 +181,7 @@ def _row_to_op(row) -> dict:
 
 
 def lower_layers(layer_shapes: Sequence, batch_size: int | None = None,
-                 bucket: int | None = None) -> CNNOpTable:
+                 bucket: int | None = None, fold_bn: bool = False) -> CNNOpTable:
   """Lowers a list of ``LayerShape``-like rows to a padded :class:`CNNOpTable` (NumPy).
 
   Args:
@@ -184,7 +191,8 @@ def lower_layers(layer_shapes: Sequence, batch_size: int | None = None,
       (h, w) pairs.
     batch_size: None/0 to take the batch from each accelerator config at simulation time, or a
       positive int fixed for this table.
-    bucket: padded length; default ``bucket_size(len(layer_shapes))``.
+    bucket: padded length; default ``bucket_size(len(layer_shapes))`` (after folding).
+    fold_bn: fold batch-norm rows into the preceding MAC op (:func:`fold_batchnorm`).
 
   Returns:
     The op table (arrays of length ``bucket``).
@@ -198,11 +206,38 @@ def lower_layers(layer_shapes: Sequence, batch_size: int | None = None,
     raise SpaceError("layer_shapes", rows, reason="a network needs at least one layer")
   if batch_size is not None and int(batch_size) < 0:
     raise SpaceError("batch_size", batch_size, reason="must be a positive int or None")
-  n = len(rows)
+  ops = [_row_to_op(r) for r in rows]
+  labels = [f"{getattr(r, 'module', '?')}/{getattr(r, 'vertex', '?')}:{r.label}" for r in rows]
+  acts = tuple(sorted({r.kind for r in rows if r.kind in ("relu", "silu")}))
+  folded = 0
+  if fold_bn:
+    ops, labels, folded = _fold_ops(ops, labels)
+  return _build_table(ops, labels, acts, int(batch_size or 0), bucket, folded)
+
+
+def _fold_ops(ops: list, labels: list) -> tuple[list, list, int]:
+  """Batch-norm rows folded into the MAC op right before them (module docstring)."""
+  out_ops, out_labels, folded = [], [], 0
+  for op, label in zip(ops, labels):
+    prev = out_ops[-1] if out_ops else None
+    if (op["kind"] == OP_BN and prev is not None and prev["kind"] in (OP_CONV, OP_DENSE)
+        and prev["out_elems"] == op["in_elems"] == op["out_elems"]):
+      prev = dict(prev)
+      prev["weight_elems"] += prev["groups"] * prev["kg"]  # the folded shift becomes a bias
+      out_ops[-1] = prev
+      out_labels[-1] = out_labels[-1] + "+bn"
+      folded += 1
+      continue
+    out_ops.append(op)
+    out_labels.append(label)
+  return out_ops, out_labels, folded
+
+
+def _build_table(ops: list, labels: list, acts: tuple, batch: int, bucket, folded: int) -> CNNOpTable:
+  n = len(ops)
   size = bucket_size(n) if bucket is None else int(bucket)
   if size < n:
     raise SpaceError("bucket", bucket, reason=f"must be >= the op count {n}")
-  ops = [_row_to_op(r) for r in rows]
   arrays = {}
   for f in ARRAY_FIELDS:
     dtype = np.int32 if f == "kind" else np.float32
@@ -210,14 +245,37 @@ def lower_layers(layer_shapes: Sequence, batch_size: int | None = None,
     a = np.full(size, fill, dtype)
     a[:n] = [op[f] for op in ops]
     arrays[f] = a
-  labels = tuple(f"{getattr(r, 'module', '?')}/{getattr(r, 'vertex', '?')}:{r.label}" for r in rows)
-  acts = tuple(sorted({r.kind for r in rows if r.kind in ("relu", "silu")}))
-  return CNNOpTable(**arrays, n_ops=n, bucket=size, labels=labels, activations=acts,
-                    batch_size=int(batch_size or 0))
+  return CNNOpTable(**arrays, n_ops=n, bucket=size, labels=tuple(labels), activations=tuple(acts),
+                    batch_size=batch, bn_folded=folded)
+
+
+def fold_batchnorm(table: CNNOpTable, bucket: int | None = None) -> CNNOpTable:
+  """The table with every batch-norm that directly follows a MAC op producing the same tensor folded
+  into that op (scale into the weights, shift into a ``Cout``-element bias; module docstring). This
+  is what every inference deployment does: the batch-norm modules then have no work.
+
+  Args:
+    table: a lowered table (``lower_cnn`` / ``lower_layers``); one already folded is returned as is.
+    bucket: padded length of the result (default: the next power of two of the remaining ops, so a
+      folded table may move to a smaller bucket).
+
+  Returns:
+    a :class:`CNNOpTable` with ``bn_folded`` = the number of rows folded (NumPy, outside jit).
+  """
+  if table.bn_folded:
+    return table
+  n = table.n_ops
+  ops = [{f: (int(getattr(table, f)[i]) if f == "kind" else float(getattr(table, f)[i]))
+          for f in ARRAY_FIELDS} for i in range(n)]
+  ops, labels, folded = _fold_ops(ops, list(table.labels))
+  if not folded:
+    return table
+  return _build_table(ops, labels, tuple(table.activations), int(table.batch_size), bucket, folded)
 
 
 def lower_cnn(point, input_shape, num_classes: int, batch_size: int | None = None,
-              bucket: int | None = None, default_channels: int | None = None) -> CNNOpTable:
+              bucket: int | None = None, default_channels: int | None = None,
+              fold_bn: bool = False) -> CNNOpTable:
   """Lowers a CNNBench design point to a padded op table (NumPy, call outside jit).
 
   Args:
@@ -227,6 +285,8 @@ def lower_cnn(point, input_shape, num_classes: int, batch_size: int | None = Non
     batch_size: None to use each config's ``batch_size`` at simulation time, or a fixed batch.
     bucket: padded length (default: next power of two of the op count).
     default_channels: channels of a conv label without ``-c`` (default: infer_shapes' default).
+    fold_bn: fold batch-norm into the preceding convolution (:func:`fold_batchnorm`; the
+      ``accelbench.simulate_cnn`` front end does it by default at inference).
 
   Returns:
     :class:`CNNOpTable`.
@@ -237,4 +297,4 @@ def lower_cnn(point, input_shape, num_classes: int, batch_size: int | None = Non
   from jaxcodesign.spaces.cnnbench import infer_shapes  # late import: spaces are optional here
   kw = {} if default_channels is None else {"default_channels": int(default_channels)}
   return lower_layers(infer_shapes(point, tuple(input_shape), int(num_classes), **kw),
-                      batch_size=batch_size, bucket=bucket)
+                      batch_size=batch_size, bucket=bucket, fold_bn=fold_bn)
