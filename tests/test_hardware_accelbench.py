@@ -263,8 +263,7 @@ def test_no_recompilation_within_a_bucket():
   assert t2.bucket == 32
   # one trace for the bucket, whatever the network, sparsity or config count within the bucket
   traced = chex.assert_max_traces(A.simulate_batch, n=1)
-  jitted = jax.jit(traced, static_argnames=("activations", "table_batch", "im2col_power_scale",
-                                            "reticle_mm2"))
+  jitted = jax.jit(traced, static_argnames=("activations", "table_batch", "im2col_power_scale"))
   pad = lambda d: padding.pad_rows({k: np.asarray(v, np.float32) for k, v in d.items()}, 8)
   sp = lambda a, w: pad(A.sparsity_arrays({"activation": a, "weight": w}, 7))
   cfg = pad({k: configs[k] for k in A.CONFIG_KEYS})

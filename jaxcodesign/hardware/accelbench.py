@@ -54,7 +54,6 @@ op table + ``config_arrays`` -> dict of arrays, jitted once per bucket and vmapp
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -449,7 +448,8 @@ def simulate_batch(t, cfg, sp, *, activations=("relu",), table_batch=0,
     t: op-table arrays (``CNNOpTable.arrays()``), each [N]; cfg: :data:`CONFIG_KEYS` arrays [n];
     sp: ``{"activation", "weight"}`` arrays [n] in [0, 1]; activations: static tuple of activation
     names (selects the lane variant); table_batch: static, 0 = use ``cfg["batch_size"]``;
-    im2col_power_scale: static multiplier of the im2col dynamic power; reticle_mm2: static limit.
+    im2col_power_scale: static multiplier of the im2col dynamic power; reticle_mm2: area limit of
+    ``fits_reticle`` (mm^2; traced, so changing it does not recompile).
 
   Returns:
     dict of arrays [n] (see :func:`simulate_cnn_arrays`).
@@ -463,7 +463,7 @@ def simulate_batch(t, cfg, sp, *, activations=("relu",), table_batch=0,
 
 
 _simulate_jit = jax.jit(simulate_batch, static_argnames=("activations", "table_batch",
-                                                         "im2col_power_scale", "reticle_mm2"))
+                                                         "im2col_power_scale"))
 
 
 def simulate_cnn_arrays(op_table: W.CNNOpTable, config_arrays: Mapping[str, Any],
@@ -523,6 +523,8 @@ def results_to_dicts(out: Mapping[str, Any], area_mm2=None, leakage_mw=None, *,
   ``cycles`` is the int ceiling of the schedule's span.
   """
   core = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), dict(out))  # float64 composition
+  # whole cycles (the ceiling of the schedule's span): latency and leakage follow the int cycles
+  core["cycles"], core["steady_cycles"] = np.ceil(core["cycles"]), np.ceil(core["steady_cycles"])
   n = core["cycles"].shape[0]
   area_mm2 = core["area_mm2"] if area_mm2 is None else np.asarray(area_mm2, np.float64)
   leakage_mw = core["leakage_mw"] if leakage_mw is None else np.asarray(leakage_mw, np.float64)
@@ -530,7 +532,7 @@ def results_to_dicts(out: Mapping[str, Any], area_mm2=None, leakage_mw=None, *,
   res = []
   for i in range(n):
     d = {k: float(final[k][i]) for k in SCALAR_KEYS}
-    d["cycles"] = int(math.ceil(core["cycles"][i]))
+    d["cycles"] = int(core["cycles"][i])
     d["batch_size"] = int(round(core["batch_size"][i]))
     d["fits"] = bool(np.asarray(out["fits"])[i])
     d["fits_reticle"] = bool(final["fits_reticle"][i])
