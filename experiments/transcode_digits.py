@@ -27,7 +27,8 @@ def get_config():
   cfg.model_space = "flexibert2"
   cfg.model_space_kwargs = dict(
       layers=(2, 4), hidden=(16, 32, 64), heads=(2, 4),
-      ff_depths=(1, 2), ff_widths=(32, 64, 128))
+      ff_depths=(1, 2), ff_widths=(32, 64, 128),
+      custom_values=True)  # tiny models outside the published FlexiBERT 2.0 values, on purpose
   cfg.hw_space = "elector"
   cfg.oracle.kind = "training"
   cfg.oracle.dataset = "digits"

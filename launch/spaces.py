@@ -23,9 +23,11 @@ from typing import Iterable, Iterator
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from jaxcodesign.errors import ConfigError
+from jaxcodesign.spaces.base import check_count
+from launch import _cli
 from jaxcodesign.spaces import SPACE_NAMES, get_space
 
 _POINT_KEYS = {"flexibert2": "model_dict", "flexibert1": "model_dict", "flexibert_small": "model_dict",
@@ -141,7 +143,11 @@ def run(space_name: str, restrict: str | None = None, sample: int | None = None,
         method: str = "uniform", describe: bool = False, encode: str | None = None,
         decode: str | None = None) -> list[dict]:
   """The launcher's work as a function: returns the output objects (one per line)."""
-  kwargs = json.loads(restrict) if restrict else {}
+  try:
+    kwargs = json.loads(restrict) if restrict else {}
+  except json.JSONDecodeError as err:
+    raise ConfigError(f"invalid value for field 'restrict': not JSON ({err.msg}); allowed: a JSON "
+                      "object such as '{\"layers\": [2]}'") from err
   if not isinstance(kwargs, dict):
     raise ConfigError(f"invalid value for field 'restrict': {restrict!r}; allowed: a JSON object")
   space = get_space(space_name, **kwargs)
@@ -151,6 +157,7 @@ def run(space_name: str, restrict: str | None = None, sample: int | None = None,
   if describe:
     return describe_lines(space)
   if sample is not None:
+    check_count(sample, "sample", minimum=1)
     return sample_lines(space, sample, seed, method)
   path = encode if encode is not None else decode
   with _open(path) as fh:
@@ -159,12 +166,8 @@ def run(space_name: str, restrict: str | None = None, sample: int | None = None,
 
 def main(argv):
   del argv
-  try:
-    out = run(FLAGS.space, FLAGS.restrict, FLAGS.sample, FLAGS.seed, FLAGS.method, FLAGS.describe,
-              FLAGS.encode, FLAGS.decode)
-  except (ValueError, FileNotFoundError) as err:
-    print(f"launch.spaces: error: {err}", file=sys.stderr)
-    return 2
+  out = run(FLAGS.space, FLAGS.restrict, FLAGS.sample, FLAGS.seed, FLAGS.method, FLAGS.describe,
+            FLAGS.encode, FLAGS.decode)
   for obj in out:
     print(json.dumps(obj))
   return 0
@@ -172,4 +175,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  _cli.run(main, name="launch.spaces")

@@ -17,7 +17,7 @@ from jaxcodesign.search import objectives
 def tiny_transcode(methods=codesign.METHODS):
   cfg = codesign.load_config("transcode_digits")
   cfg.model_space_kwargs = dict(layers=(2,), hidden=(16, 32), heads=(2,), ff_depths=(1,),
-                                ff_widths=(32,))
+                                ff_widths=(32,), custom_values=True)
   cfg.budget = 4
   cfg.search.init_design = 2
   cfg.search.surrogate_epochs = 5

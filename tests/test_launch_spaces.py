@@ -39,7 +39,7 @@ def test_describe_and_sample():
   assert a != cli.run("flexibert2", sample=4, seed=12)
   space = get_space("flexibert2")
   assert all(space.validate(o["model_dict"]) == o["model_dict"] for o in a)
-  r = cli.run("flexibert2", restrict='{"layers": [2], "hidden": [16, 32], "heads": [2, 4]}', sample=5, seed=0)
+  r = cli.run("flexibert2", restrict='{"layers": [2], "hidden": [16, 32], "heads": [2, 4], "custom_values": true}', sample=5, seed=0)
   assert all(o["model_dict"]["l"] == 2 and set(o["model_dict"]["h"]) <= {16, 32} for o in r)
   json.dumps(a + r)  # JSON-able
 
@@ -93,3 +93,20 @@ def test_command_line_subprocess(fixtures_dir, tmp_path):
                         "--method=bogus"], capture_output=True, text=True, cwd=paths.PROJECT_ROOT,
                        timeout=120, check=False)
   assert bad.returncode == 2 and "method" in bad.stderr
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--space=elector", "--sample=-3"], "'sample'"),
+    (["--space=flexibert2", "--restrict={\"layers\": [3]}", "--sample=1"], "'layers'"),
+    (["--space=flexibert2", "--restrict={\"layer\": [2]}", "--sample=1"], "'layer'"),
+    (["--space=flexibert2", "--restrict={layers", "--sample=1"], "'restrict'"),
+    (["--space=flexibert2", "--encode=/nonexistent.jsonl"], "/nonexistent.jsonl"),
+    (["--space=nospace", "--describe"], "--space"),
+])
+def test_errors_are_one_line_and_exit_2(args, field):
+  proc = subprocess.run([sys.executable, "-m", "launch.spaces", *args], capture_output=True, text=True,
+                        timeout=120)
+  assert proc.returncode == 2 and proc.stdout == ""
+  lines = [l for l in proc.stderr.splitlines() if l.startswith("launch.spaces: error:")]
+  assert len(lines) == 1 and field in lines[0], proc.stderr
+  assert "Traceback" not in proc.stderr and "USAGE" not in proc.stderr

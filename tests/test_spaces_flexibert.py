@@ -23,7 +23,7 @@ from jaxcodesign.spaces.graph_hash import hex_digest, wl_hash
 FB2 = FlexiBERT2Space()
 # A tiny restricted space, small enough to enumerate: per layer (hidden 4: heads 1 or 2) x
 # (multisets of 2 types: 2 for one head, 3 for two) x (FF depth 1-2 over 2 widths: 2 + 4) = 5 * 6 = 30.
-TINY = dict(layers=(1, 2), hidden=(4,), heads=(1, 2), op_types=("sa_sdp", "c_9"), ff_depths=(1, 2),
+TINY = dict(layers=(1, 2), hidden=(4,), heads=(1, 2), op_types=("sa_sdp", "c_9"), ff_depths=(1, 2), custom_values=True,
             ff_widths=(8, 16))
 
 
@@ -122,17 +122,17 @@ def test_restricted_size_matches_enumeration():
   assert space.size() == 30 + 30 ** 2 == len(pts)
   assert len({space.hash(p) for p in pts}) == len(pts)  # hashes distinguish all of them
   # divisibility restriction: hidden 6 with heads 4 is dropped (6 // 4 = 1 but 6 % 4 != 0)
-  div = FlexiBERT2Space(layers=(1,), hidden=(6,), heads=(2, 4), op_types=("sa_sdp",), ff_depths=(1,),
+  div = FlexiBERT2Space(custom_values=True, layers=(1,), hidden=(6,), heads=(2, 4), op_types=("sa_sdp",), ff_depths=(1,),
                         ff_widths=(8,), divisible_heads=True)
   assert div.size() == 1
-  assert FlexiBERT2Space(layers=(1,), hidden=(6,), heads=(2, 4), op_types=("sa_sdp",), ff_depths=(1,),
+  assert FlexiBERT2Space(custom_values=True, layers=(1,), hidden=(6,), heads=(2, 4), op_types=("sa_sdp",), ff_depths=(1,),
                          ff_widths=(8,)).size() == 2
 
 
 def test_fb1_size_and_hash():
   fb1 = get_space("flexibert1")
   assert fb1.size() == 3_317_817_600 == 240 ** 2 + 240 ** 4
-  one = FlexiBERT1Space(layers=(1,))
+  one = FlexiBERT1Space(layers=(1,), custom_values=True)
   pts = {json.dumps(one.decode([0] + list(c)))
          for c in itertools.product(range(2), range(6), range(2), range(10))}
   assert len(pts) == 240 == one.size()
@@ -217,7 +217,7 @@ def test_out_of_space_fixture_and_embeddings(fixtures_dir):
     with pytest.raises(SpaceError, match="embedding"):
       FB2.decode(bad)
   # 12 heads are invalid with hidden 8 (d_head 0) in a restricted space
-  small = FlexiBERT2Space(layers=(1,), hidden=(8, 64), heads=(2, 12))
+  small = FlexiBERT2Space(custom_values=True, layers=(1,), hidden=(8, 64), heads=(2, 12))
   with pytest.raises(SpaceError, match="head count"):
     small.decode([0, 0, 0, small._head_offsets[12]])
   with pytest.raises(SpaceError, match="head count"):

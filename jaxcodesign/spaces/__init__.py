@@ -6,7 +6,9 @@ Names: flexibert2, flexibert1, flexibert_small, cnnbench, elector, acceltran, ac
 from __future__ import annotations
 
 import importlib
+import inspect
 
+from jaxcodesign.errors import ConfigError
 from jaxcodesign.spaces.base import DesignSpace
 
 _REGISTRY = {
@@ -26,9 +28,19 @@ def get_space(name: str, **kwargs) -> DesignSpace:
   """Instantiates the space registered as ``name``.
 
   Raises:
-    ValueError: for an unknown name (the message lists the allowed names).
+    ConfigError: (a ``ValueError``) for an unknown name or an unknown keyword (restriction); the
+      message lists the allowed names / keywords. Restrictions can only shrink a space (see each
+      space's constructor).
   """
   if name not in _REGISTRY:
-    raise ValueError(f"invalid value for field 'space': {name!r}; allowed: {list(_REGISTRY)}")
-  module, cls = _REGISTRY[name]
-  return getattr(importlib.import_module(module), cls)(**kwargs)
+    raise ConfigError(f"invalid value for field 'space': {name!r}; allowed: {list(_REGISTRY)}")
+  module, cls_name = _REGISTRY[name]
+  cls = getattr(importlib.import_module(module), cls_name)
+  params = [p for p in inspect.signature(cls).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+  if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values()):
+    unknown = sorted(set(kwargs) - {p.name for p in params})
+    if unknown:
+      raise ConfigError(f"invalid restriction for space {name!r}: unknown field(s) {unknown}; "
+                        f"allowed: {sorted(p.name for p in params)}")
+  return cls(**kwargs)

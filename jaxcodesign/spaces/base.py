@@ -20,10 +20,13 @@ Sampling always takes an explicit ``jax.random`` key (or anything accepted by
 from __future__ import annotations
 
 import abc
+import functools
 from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
+
+from jaxcodesign.errors import SpaceError
 
 Point = Any  # a JSON-able design point: model dict, accelerator config, graph dict
 
@@ -41,11 +44,60 @@ def numpy_rng(key) -> np.random.Generator:
   return np.random.default_rng(data.tolist())
 
 
+def check_count(n, field: str = "n", minimum: int = 0) -> int:
+  """Returns ``n`` as an int if it is an integer ``>= minimum``, else raises SpaceError naming ``field``.
+
+  Every sampler calls it (``n = 0`` gives an empty list); launchers pass ``minimum=1``.
+  """
+  if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+    raise SpaceError(field, n, reason="not an integer", allowed=f"an integer >= {minimum}")
+  if n < minimum:
+    raise SpaceError(field, int(n), allowed=f"an integer >= {minimum}")
+  return int(n)
+
+
+def check_features(features, dim: int) -> np.ndarray:
+  """``features`` as float32[dim] if it has ``dim`` finite values, else SpaceError (field 'features').
+
+  Every space's ``project`` calls it first (one place), so a NaN or infinite feature vector, e.g. from
+  a diverged gradient step, is refused instead of being projected to an arbitrary point.
+  """
+  f = np.asarray(features, np.float64)
+  if f.size != dim:
+    raise SpaceError("features", f"shape {f.shape}", allowed=f"{dim} finite values")
+  if not np.all(np.isfinite(f)):
+    raise SpaceError("features", f"{int(np.sum(~np.isfinite(f)))} non-finite values",
+                     allowed=f"{dim} finite values")
+  return f.reshape(dim).astype(np.float32)
+
+
 class DesignSpace(abc.ABC):
   """Abstract design space. Subclasses document their point format in the class docstring."""
 
   #: short name used by the launchers (``--space=<name>``)
   name: str = "abstract"
+
+  def __init_subclass__(cls, **kwargs):
+    """Every subclass's ``sample`` checks its count with :func:`check_count` (one place for it)."""
+    super().__init_subclass__(**kwargs)
+    fn = cls.__dict__.get("sample")
+    if fn is not None and not getattr(fn, "_checks_count", False):
+
+      @functools.wraps(fn)
+      def sample(self, key, n, *args, **kw):
+        return fn(self, key, check_count(n), *args, **kw)
+
+      sample._checks_count = True
+      cls.sample = sample
+    proj = cls.__dict__.get("project")
+    if proj is not None and not getattr(proj, "_checks_features", False):
+
+      @functools.wraps(proj)
+      def project(self, features, *args, **kw):
+        return proj(self, check_features(features, self.feature_dim), *args, **kw)
+
+      project._checks_features = True
+      cls.project = project
 
   # ---- description -------------------------------------------------------------------------
   @abc.abstractmethod
@@ -105,7 +157,11 @@ class DesignSpace(abc.ABC):
 
   @abc.abstractmethod
   def project(self, features: np.ndarray) -> Point:
-    """Legality projection: nearest valid point to a (possibly invalid) feature vector."""
+    """Legality projection: nearest valid point to a (possibly invalid) feature vector.
+
+    Raises:
+      SpaceError: (field 'features') for a vector of the wrong length or with non-finite values.
+    """
 
   def to_features_batch(self, points: Sequence[Point]) -> np.ndarray:
     """float32[n, feature_dim] for a list of points."""

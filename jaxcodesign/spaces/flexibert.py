@@ -103,8 +103,17 @@ def _list_field(field, x, length):
   return list(x)
 
 
-def _restriction(field, values, default, positive_ints=True, allowed=None):
-  """Validates one constructor restriction: a non-empty collection of distinct values."""
+def _restriction(field, values, default, positive_ints=True, allowed=None, custom=False):
+  """Validates one constructor restriction: a non-empty collection of distinct values.
+
+  A restriction can only shrink the space: every value must be one of ``default`` (the published
+  space's values). ``custom=True`` (the space's ``custom_values=True``) lifts this for positive-int
+  fields, to define a custom space outside the published one on purpose (e.g. the tiny models of
+  the digits experiments); categorical fields always stay within ``allowed``.
+
+  Raises:
+    ConfigError: naming the field and the allowed values.
+  """
   if values is None:
     return tuple(default)
   if isinstance(values, (int, str)):
@@ -117,6 +126,11 @@ def _restriction(field, values, default, positive_ints=True, allowed=None):
   if positive_ints:
     if not all(_is_int(v) and v >= 1 for v in values):
       raise ConfigError(f"invalid value for field {field!r}: {values}; allowed: positive ints")
+    outside = sorted(int(v) for v in values if int(v) not in set(default))
+    if outside and not custom:
+      raise ConfigError(
+          f"invalid value for field {field!r}: {outside} is outside the space (a restriction can only "
+          f"shrink it); allowed: a subset of {list(default)}, or custom_values=True for a custom space")
     return tuple(sorted(int(v) for v in values))
   bad = [v for v in values if v not in allowed]
   if bad:
@@ -243,13 +257,14 @@ class FlexiBERT2Space(DesignSpace):
   name = "flexibert2"
 
   def __init__(self, layers=None, hidden=None, heads=None, op_types=None, ff_depths=None,
-               ff_widths=None, divisible_heads: bool = False):
-    self.layers = _restriction("layers", layers, FB2_LAYERS)
-    self.hidden = _restriction("hidden", hidden, FB2_HIDDEN)
-    self.heads = _restriction("heads", heads, FB2_HEADS)
+               ff_widths=None, divisible_heads: bool = False, custom_values: bool = False):
+    c = self.custom_values = bool(custom_values)
+    self.layers = _restriction("layers", layers, FB2_LAYERS, custom=c)
+    self.hidden = _restriction("hidden", hidden, FB2_HIDDEN, custom=c)
+    self.heads = _restriction("heads", heads, FB2_HEADS, custom=c)
     self.op_types = _restriction("op_types", op_types, OP_TYPES, positive_ints=False, allowed=OP_TYPES)
-    self.ff_depths = _restriction("ff_depths", ff_depths, FB2_FF_DEPTHS)
-    self.ff_widths = _restriction("ff_widths", ff_widths, FB2_FF_WIDTHS)
+    self.ff_depths = _restriction("ff_depths", ff_depths, FB2_FF_DEPTHS, custom=c)
+    self.ff_widths = _restriction("ff_widths", ff_widths, FB2_FF_WIDTHS, custom=c)
     self.divisible_heads = bool(divisible_heads)
     self.max_layers = max(self.layers)
     self._ff = _FFStacks(self.ff_depths, self.ff_widths)
@@ -552,16 +567,17 @@ class FlexiBERT1Space(DesignSpace):
 
   name = "flexibert1"
 
-  def __init__(self, layers=(2, 4), hidden=(128, 256), heads=(2, 4), ops=FB1_OPS, ff_depths=(1, 3),
-               ff_widths=(512, 1024), hash_algo: str = "sha256"):
-    self.layers = _restriction("layers", layers, ())
-    self.hidden = _restriction("hidden", hidden, ())
-    self.heads = _restriction("heads", heads, ())
+  def __init__(self, layers=None, hidden=None, heads=None, ops=FB1_OPS, ff_depths=None,
+               ff_widths=None, hash_algo: str = "sha256", custom_values: bool = False):
+    c = self.custom_values = bool(custom_values)
+    self.layers = _restriction("layers", layers, (2, 4), custom=c)
+    self.hidden = _restriction("hidden", hidden, (128, 256), custom=c)
+    self.heads = _restriction("heads", heads, (2, 4), custom=c)
     all_ops = tuple((t.split("_")[0], t.split("_")[1]) for t in OP_TYPES)
     ops = [tuple(o.split("_")) if isinstance(o, str) else tuple(o) for o in ops]
     self.ops = _restriction("ops", ops, (), positive_ints=False, allowed=all_ops)
-    self.ff_depths = _restriction("ff_depths", ff_depths, ())
-    self.ff_widths = _restriction("ff_widths", ff_widths, ())
+    self.ff_depths = _restriction("ff_depths", ff_depths, (1, 3), custom=c)
+    self.ff_widths = _restriction("ff_widths", ff_widths, (512, 1024), custom=c)
     if hash_algo not in ("sha256", "md5"):
       raise ConfigError(f"invalid value for field 'hash_algo': {hash_algo!r}; allowed: ['sha256', 'md5']")
     self.hash_algo = hash_algo
@@ -731,12 +747,13 @@ class FlexiBERTSmallSpace(DesignSpace):
   name = "flexibert_small"
   _KEYS = ("l", "a", "h", "s", "f")
 
-  def __init__(self, hidden=(128, 256), heads=(2, 4), layers=(2, 4), ff_widths=(512, 1024, 2048),
-               similarity=("sdp", "wma")):
-    self.hidden = _restriction("hidden", hidden, ())
-    self.heads = _restriction("heads", heads, ())
-    self.layers = _restriction("layers", layers, ())
-    self.ff_widths = _restriction("ff_widths", ff_widths, ())
+  def __init__(self, hidden=None, heads=None, layers=None, ff_widths=None,
+               similarity=("sdp", "wma"), custom_values: bool = False):
+    c = self.custom_values = bool(custom_values)
+    self.hidden = _restriction("hidden", hidden, (128, 256), custom=c)
+    self.heads = _restriction("heads", heads, (2, 4), custom=c)
+    self.layers = _restriction("layers", layers, (2, 4), custom=c)
+    self.ff_widths = _restriction("ff_widths", ff_widths, (512, 1024, 2048), custom=c)
     self.similarity = _restriction("similarity", similarity, (), positive_ints=False, allowed=("sdp", "wma"))
     self.max_layers = max(self.layers)
     self._vocab = {"a": self.heads, "h": self.hidden, "s": self.similarity, "f": self.ff_widths}

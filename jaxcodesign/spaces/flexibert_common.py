@@ -17,6 +17,7 @@ import jraph
 import numpy as np
 
 from jaxcodesign.errors import ConfigError, SpaceError
+from jaxcodesign import padding
 from jaxcodesign.spaces.graph_hash import hex_digest, wl_hash
 
 #: The 7 head-op types of FlexiBERT 2.0 in the order of ``flexibert2/design_space.yaml``
@@ -279,43 +280,19 @@ def transformer_graph(md: Mapping) -> jraph.GraphsTuple:
       globals=np.array([[hd["l"] / 12.0]], np.float32))
 
 
-def _next_pow2(x: int) -> int:
-  return 1 << max(0, int(x) - 1).bit_length()
-
-
 def bucket_budget(graphs: Sequence[jraph.GraphsTuple]) -> tuple[int, int, int]:
-  """Power-of-two padding budgets ``(n_node, n_edge, n_graph)`` for :func:`pad_graphs`.
-
-  ``n_node >= total nodes + 1`` and ``n_graph >= len(graphs) + 1`` (``jraph.pad_with_graphs`` needs one
-  padding node and one padding graph), ``n_edge >= total edges``; each is the next power of two, so
-  batches of similar size share a jit compilation.
-  """
-  nodes = sum(int(np.sum(g.n_node)) for g in graphs)
-  edges = sum(int(np.sum(g.n_edge)) for g in graphs)
-  ngraph = sum(int(np.shape(g.n_node)[0]) for g in graphs)
-  return _next_pow2(nodes + 1), _next_pow2(max(edges, 1)), _next_pow2(ngraph + 1)
+  """Power-of-two padding budgets ``(n_node, n_edge, n_graph)``: :func:`jaxcodesign.padding.graph_budget`."""
+  return padding.graph_budget(graphs)
 
 
 def pad_graphs(graphs: Sequence[jraph.GraphsTuple], n_node: int, n_edge: int,
                n_graph: int) -> jraph.GraphsTuple:
-  """Batches ``graphs`` (``jraph.batch``) and pads to fixed budgets (``jraph.pad_with_graphs``).
-
-  Returns a GraphsTuple with exactly ``n_node`` nodes, ``n_edge`` edges and ``n_graph`` graphs (the
-  padding graph(s) last; ``jraph.get_graph_padding_mask`` recovers the real ones).
+  """Batches and pads ``graphs`` to fixed budgets: :func:`jaxcodesign.padding.pad_graphs`.
 
   Raises:
-    ConfigError: if the budgets are too small (need n_node > total nodes, n_edge >= total edges,
-      n_graph > number of graphs); :func:`bucket_budget` gives valid budgets.
+    ConfigError: for an empty list or budgets that are too small.
   """
-  if not graphs:
-    raise ConfigError("invalid value for field 'graphs': empty list; allowed: at least one graph")
-  batched = jraph.batch(list(graphs))
-  nodes, edges, ng = int(np.sum(batched.n_node)), int(np.sum(batched.n_edge)), len(batched.n_node)
-  if n_node < nodes + 1 or n_edge < edges or n_graph < ng + 1:
-    raise ConfigError(
-        f"invalid padding budget (n_node={n_node}, n_edge={n_edge}, n_graph={n_graph}); allowed: "
-        f"n_node >= {nodes + 1}, n_edge >= {edges}, n_graph >= {ng + 1}")
-  return jraph.pad_with_graphs(batched, n_node, n_edge, n_graph)
+  return padding.pad_graphs(list(graphs), n_node, n_edge, n_graph)
 
 
 # ------------------------------------------------------------------------------------------------

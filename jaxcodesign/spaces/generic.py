@@ -267,7 +267,7 @@ class ProductSpace(DesignSpace):
 
   def sample(self, key, n: int, method: str = "uniform") -> list:
     _check_method(method)
-    keys = jax.random.split(jax.random.PRNGKey(int(numpy_rng(key).integers(2**31))), len(self.spaces))
+    keys = jax.random.split(jax.random.key(int(numpy_rng(key).integers(2**31))), len(self.spaces))
     cols = {k: s.sample(kk, n, method) for (k, s), kk in zip(self.spaces.items(), keys)}
     return [{k: cols[k][i] for k in self.spaces} for i in range(n)]
 
@@ -278,6 +278,23 @@ class ProductSpace(DesignSpace):
   def to_features(self, point) -> np.ndarray:
     p = self.validate(point)
     return np.concatenate([s.to_features(p[k]) for k, s in self.spaces.items()]).astype(np.float32)
+
+  def to_features_batch(self, points) -> np.ndarray:
+    """float32[n, feature_dim]: each sub-space's batched features, concatenated."""
+    for p in points:
+      if not isinstance(p, Mapping) or set(p) != set(self.spaces):
+        raise SpaceError("point", p, list(self.spaces), reason="need exactly these keys")
+    return np.concatenate([s.to_features_batch([p[k] for p in points])
+                           for k, s in self.spaces.items()], axis=1).astype(np.float32)
+
+  def split_features(self, features) -> dict:
+    """``{name: features[..., slice of that sub-space]}`` (e.g. the two-tower surrogate's inputs)."""
+    f = np.asarray(features)
+    return {k: f[..., self._offsets[i]:self._offsets[i + 1]] for i, k in enumerate(self.spaces)}
+
+  def describe_point(self, point):
+    p = self.validate(point)
+    return {"hash": self.hash(p), **{k: dict(s.describe_point(p[k])) for k, s in self.spaces.items()}}
 
   def feature_bounds(self):
     lo, hi = zip(*(s.feature_bounds() for s in self.spaces.values()))
