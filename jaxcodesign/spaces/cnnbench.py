@@ -2,7 +2,7 @@
 
 Sources: CNNBench / CODEBench (Tuli et al., "CODEBench: A Neural Architecture and Hardware Accelerator
 Co-Design Framework", ACM TECS 2022; jha-lab/cnn_design-space), graph construction and hashes in
-``../shared/specs/graph_hashes.md`` section 3, the published op vocabulary in
+``docs/graph_hashes.md`` (FlexiBERT, JAIR 2023; CODEBench, ACM TECS 2023) section 3, the published op vocabulary in
 ``../shared/fixtures/cnnbench/dataset_test.json`` (``config.base_ops``; defined here in code).
 
 Point format (JSON-able)::
@@ -249,7 +249,7 @@ def parse_cnn_op(label: str) -> CNNOp:
 
 
 # ------------------------------------------------------------------------------------------------
-# Hashes (graph_hashes.md section 3)
+# Hashes (docs/graph_hashes.md section 3)
 # ------------------------------------------------------------------------------------------------
 def _modules_of(point) -> list[tuple[np.ndarray, list[str]]]:
   if isinstance(point, Mapping):
@@ -274,12 +274,12 @@ def point_from_lists(matrices: Sequence, labels: Sequence) -> dict:
 
 
 def module_hash(matrix, labels: Sequence[str], algo: str = HASH_ALGO) -> str:
-  """``WL(A, labels, sha256, R = V)`` of one module (graph_hashes.md 3.2): 64 hex characters."""
+  """``WL(A, labels, sha256, R = V)`` of one module (docs/graph_hashes.md 3.2): 64 hex characters."""
   return wl_hash(matrix, labels, algo, rounds=len(labels))
 
 
 def merge_modules(modules: Sequence[tuple]) -> list[tuple[np.ndarray, list[str]]]:
-  """Left-to-right merging of consecutive "mergeable" modules (graph_hashes.md 3.4).
+  """Left-to-right merging of consecutive "mergeable" modules (docs/graph_hashes.md 3.4).
 
   A module is mergeable when the last column of its matrix sums to exactly 1. ``merge((A1, L1),
   (A2, L2))`` has size n1 + n2 - 2: A1 in the top-left block, then the whole of A2 written at offset
@@ -308,7 +308,7 @@ def merge_modules(modules: Sequence[tuple]) -> list[tuple[np.ndarray, list[str]]
 def graph_hash(point, merge: bool = False, algo: str = HASH_ALGO) -> str:
   """CNNBench graph hash of a point (``{"modules": [...]}`` or a list of (matrix, labels) pairs).
 
-  ``merge=False``: ``hash_graph_simple`` (graph_hashes.md 3.3, the fixture's ``hashes``):
+  ``merge=False``: ``hash_graph_simple`` (docs/graph_hashes.md 3.3, the fixture's ``hashes``):
   ``sha256('|'.join(module_hash(M) for M in modules))`` over all modules including the head.
   ``merge=True``: ``hash_graph`` (3.4): the same after :func:`merge_modules`.
 

@@ -2,7 +2,7 @@
 
 Sources: ``../shared/fixtures/README.md`` (flexibert2, flexibert_small, protran), the fixture files
 ``flexibert2/design_space.yaml`` and ``flexibert_small/design_space.json``, and
-``../shared/specs/graph_hashes.md`` (graphs and hashes, sections 4-6). The op-string parser, graphs,
+``docs/graph_hashes.md`` (FlexiBERT, JAIR 2023; CODEBench, ACM TECS 2023) (graphs and hashes, sections 4-6). The op-string parser, graphs,
 hashes and conversions live in :mod:`jaxcodesign.spaces.flexibert_common` and are re-exported here.
 
 Point formats (plain JSON-able dicts):
@@ -532,7 +532,7 @@ class FlexiBERT2Space(DesignSpace):
 
   # ---- identity / graph ----------------------------------------------------------------------
   def hash(self, point) -> str:
-    """Hetero hash of graph_hashes.md 5.4 (reproduces every protran / transcode fixture hash)."""
+    """Hetero hash of docs/graph_hashes.md 5.4 (reproduces every protran / transcode fixture hash)."""
     return hetero_hash(self.validate(point))
 
   def graph(self, point):
@@ -562,7 +562,7 @@ class FlexiBERT1Space(DesignSpace):
   Embedding (ours; no original integer encoding is published): int64[1 + 4 * max(layers)]: e[0] layer
   index; per layer (hidden index, op index in ``ops``, heads index, FF-stack index); unused 0.
   Features per slot: active, hidden one-hot, op one-hot, heads one-hot, FF depth one-hot, FF widths
-  ordinal. Hash: graph_hashes.md section 6 with sha256 (the library default; example 9.8).
+  ordinal. Hash: docs/graph_hashes.md section 6 with sha256 (the library default; example 9.8).
   """
 
   name = "flexibert1"
@@ -741,7 +741,7 @@ class FlexiBERTSmallSpace(DesignSpace):
   holds exactly this set, in a different order).
   Embedding (ours): int64[1 + 4 * 4] per-layer indices (hidden, heads, similarity, FF) like flexibert1.
   Features per slot: active, hidden / heads / similarity / FF one-hots (40 in all); ``project`` is the
-  exact nearest enumerated point. Hash: graph_hashes.md section 4 (md5, V rounds, no residuals).
+  exact nearest enumerated point. Hash: docs/graph_hashes.md section 4 (md5, V rounds, no residuals).
   """
 
   name = "flexibert_small"

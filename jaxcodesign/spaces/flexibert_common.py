@@ -2,7 +2,7 @@
 
 * :func:`parse_op` is THE parser of FlexiBERT 2.0 head-op strings ``<type>_<param>_<d_head>``
   (``../shared/fixtures/README.md``, "flexibert2"); hardware models and Flax networks import it.
-* :func:`block_graph` builds the FlexiBERT 1.0/2.0 block graph of ``../shared/specs/graph_hashes.md``
+* :func:`block_graph` builds the FlexiBERT 1.0/2.0 block graph of ``docs/graph_hashes.md`` (FlexiBERT, JAIR 2023; CODEBench, ACM TECS 2023)
   sections 5.2/5.3 (residual edges), :func:`small_graph` the residual-free 2021 graph of section 4.
 * :func:`hetero_hash` (section 5.4), :func:`flexibert1_hash` (section 6), :func:`small_hash` (4.4).
 * :func:`transformer_graph`, :func:`pad_graphs`, :func:`bucket_budget`: the ``jraph`` view.
@@ -35,7 +35,7 @@ MAX_HIDDEN = 768.0
 MAX_FF = 4096.0
 #: node feature names, in order (``transformer_graph(...).nodes`` is float32[V, len(NODE_FEATURES)])
 NODE_FEATURES = tuple(f"type_{t}" for t in NODE_TYPES) + ("d_head/768", "hidden/768", "ff_width/4096")
-_HASH_ROUNDS = 5  # graph_hashes.md 5.4 / 6: exactly 5 rounds for FlexiBERT 1.0 / 2.0
+_HASH_ROUNDS = 5  # docs/graph_hashes.md 5.4 / 6: exactly 5 rounds for FlexiBERT 1.0 / 2.0
 
 
 class HeadOp(NamedTuple):
@@ -81,10 +81,10 @@ def parse_op(op: str) -> HeadOp:
 
 
 # ------------------------------------------------------------------------------------------------
-# Block graphs and hashes (graph_hashes.md)
+# Block graphs and hashes (docs/graph_hashes.md)
 # ------------------------------------------------------------------------------------------------
 def block_graph(head_labels: Sequence[Sequence[str]], ff: Sequence[Sequence[int]]):
-  """The FlexiBERT 1.0/2.0 block graph (graph_hashes.md 5.2 vertices, 5.3 edges with residuals).
+  """The FlexiBERT 1.0/2.0 block graph (docs/graph_hashes.md 5.2 vertices, 5.3 edges with residuals).
 
   Args:
     head_labels: per layer, one label per head vertex.
@@ -117,7 +117,7 @@ def block_graph(head_labels: Sequence[Sequence[str]], ff: Sequence[Sequence[int]
 
 
 def hetero_hash(md: Mapping) -> str:
-  """FlexiBERT 2.0 hetero hash (graph_hashes.md 5.4): ``md5(WL(A, labels, md5, 5) + str(h) + str(f))``.
+  """FlexiBERT 2.0 hetero hash (docs/graph_hashes.md 5.4): ``md5(WL(A, labels, md5, 5) + str(h) + str(f))``.
 
   ``md`` must be a structurally valid hetero dict (use a space's ``hash`` for validation). The suffix
   uses the stored order of ``h`` and ``f``; the head order inside a layer does not change the value.
@@ -130,7 +130,7 @@ def hetero_hash(md: Mapping) -> str:
 
 
 def flexibert1_hash(md: Mapping, algo: str = "sha256") -> str:
-  """FlexiBERT 1.0 hash (graph_hashes.md section 6): 5.3 graph, heads ``<o>_h<h>_p-<p>``, 5 rounds, no
+  """FlexiBERT 1.0 hash (docs/graph_hashes.md section 6): 5.3 graph, heads ``<o>_h<h>_p-<p>``, 5 rounds, no
   suffix; ``algo`` sha256 (the library ``Graph`` default, checked by example 9.8) or md5."""
   heads = [[f"{o}_h{int(h)}_p-{p}"] * int(n) for o, h, n, p in zip(md["o"], md["h"], md["n"], md["p"])]
   a, labels, _ = block_graph(heads, md["f"])
@@ -138,7 +138,7 @@ def flexibert1_hash(md: Mapping, algo: str = "sha256") -> str:
 
 
 def small_graph(md: Mapping):
-  """The 2021 small-library graph (graph_hashes.md 4.2/4.3, no residual edges): ``(adjacency, labels)``."""
+  """The 2021 small-library graph (docs/graph_hashes.md 4.2/4.3, no residual edges): ``(adjacency, labels)``."""
   labels = ["input"]
   edges = []
   b = 0
@@ -157,7 +157,7 @@ def small_graph(md: Mapping):
 
 
 def small_hash(md: Mapping) -> str:
-  """2021 small-library hash (graph_hashes.md 4.4): ``WL(A, labels, md5, R = V)``, no suffix."""
+  """2021 small-library hash (docs/graph_hashes.md 4.4): ``WL(A, labels, md5, R = V)``, no suffix."""
   a, labels = small_graph(md)
   return wl_hash(a, labels, "md5", None)
 
@@ -184,7 +184,7 @@ def small_to_flexibert2(md: Mapping) -> dict:
 
 def flexibert1_to_flexibert2(md: Mapping) -> dict:
   """FlexiBERT 1.0 dict ``{l, o, h, n, f, p}`` -> hetero dict: layer j has ``n[j]`` heads
-  ``<o[j]>_<p[j]>_<h[j]//n[j]>``, hidden ``h[j]``, FF stack ``f[j]`` (graph_hashes.md section 6).
+  ``<o[j]>_<p[j]>_<h[j]//n[j]>``, hidden ``h[j]``, FF stack ``f[j]`` (docs/graph_hashes.md section 6).
 
   Raises:
     SpaceError: for missing keys or list lengths different from ``l``.
@@ -229,7 +229,7 @@ def _check_keys(md, keys, fmt):
 def transformer_graph(md: Mapping) -> jraph.GraphsTuple:
   """The FlexiBERT block graph of one model as a single-graph ``jraph.GraphsTuple``.
 
-  Vertices and edges are exactly those of graph_hashes.md 5.2/5.3 (input, one node per head,
+  Vertices and edges are exactly those of docs/graph_hashes.md 5.2/5.3 (input, one node per head,
   add_norm, one node per FF layer, add_norm, ..., output; residual edges around attention and FF).
   Accepts hetero, FlexiBERT 1.0 (``p`` key) and small (``a`` key) dicts (converted with
   :func:`to_hetero`; for the small format this is the 5.3 graph, with residuals, not its hash graph).

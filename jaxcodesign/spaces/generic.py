@@ -11,7 +11,7 @@ Points (all JSON-able):
 * :class:`ProductSpace` ``{name: sub-point}`` in the order of its ``spaces`` dict;
 * :class:`TypedGraphSpace` ``{"matrix": [[0/1] * n] * n, "types": [type] * n}``: an upper-triangular
   (topologically numbered) DAG in which every vertex but the last has an out-edge and every vertex but
-  the first an in-edge (the NASBench / CNNBench "full DAG" rule, ``../shared/specs/graph_hashes.md``
+  the first an in-edge (the NASBench / CNNBench "full DAG" rule, ``docs/graph_hashes.md`` (FlexiBERT, JAIR 2023; CODEBench, ACM TECS 2023)
   section 3.1).
 
 :func:`full_dag_matrices` (NASBench bit-mask enumeration) and :func:`count_full_dags`
@@ -320,7 +320,7 @@ def triu_index(v: int) -> tuple[np.ndarray, np.ndarray]:
 
 def is_full_dag(matrix) -> bool:
   """True iff ``matrix`` [V, V] is strictly upper triangular, every vertex but the last has an
-  out-edge and every vertex but the first has an in-edge (``graph_hashes.md`` 3.1)."""
+  out-edge and every vertex but the first has an in-edge (``docs/graph_hashes.md`` 3.1)."""
   a = np.asarray(matrix)
   v = a.shape[0]
   if a.ndim != 2 or a.shape[1] != v or v < 2 or np.any(np.tril(a) != 0) or np.any((a != 0) & (a != 1)):
@@ -332,7 +332,7 @@ def is_full_dag(matrix) -> bool:
 def full_dag_matrices(v: int, max_edges: int | None = None) -> np.ndarray:
   """All full-DAG adjacency matrices on ``v`` vertices with at most ``max_edges`` edges.
 
-  NASBench-style enumeration (``graph_hashes.md`` 3.1): edge x -> y (x < y) is bit ``x + y (y - 1) / 2``
+  NASBench-style enumeration (``docs/graph_hashes.md`` 3.1): edge x -> y (x < y) is bit ``x + y (y - 1) / 2``
   of an integer mask; masks are scanned in increasing order and kept when every vertex but the last
   has an out-edge, every vertex but the first an in-edge, and the edge count is <= ``max_edges``.
 

@@ -1,7 +1,7 @@
 """Iterated neighbourhood (Weisfeiler-Lehman style) graph hash of the original tools.
 
 Reproduces, bit for bit, the hashes of CNNBench, the 2021 FlexiBERT library and FlexiBERT 1.0/2.0
-(``../shared/specs/graph_hashes.md``, section 2). The value depends only on the labelled graph, not on
+(``docs/graph_hashes.md`` (FlexiBERT, JAIR 2023; CODEBench, ACM TECS 2023), section 2). The value depends only on the labelled graph, not on
 the vertex numbering; it is not a canonical form (collisions are possible in principle).
 """
 
@@ -23,7 +23,7 @@ def hex_digest(text: str, algo: str = "md5") -> str:
 
 
 def wl_hash(adjacency, labels: Sequence[str], algo: str = "md5", rounds: int | None = None) -> str:
-  """Iterated neighbourhood hash ``WL(A, labels, H, R)`` of ``graph_hashes.md`` section 2.
+  """Iterated neighbourhood hash ``WL(A, labels, H, R)`` of ``docs/graph_hashes.md`` section 2.
 
   Args:
     adjacency: [V, V] 0/1 matrix, ``A[v, w] = 1`` for an edge v -> w (any integer array-like).
