@@ -176,6 +176,80 @@ MAIN_MEMORY_BITS_PER_CYCLE = {t: gbps_to_bits_per_cycle(g) for t, g in MAIN_MEMO
 BUFFER_BITS_PER_CYCLE = gbps_to_bits_per_cycle(BUFFER_GBPS)
 
 # ---------------------------------------------------------------------------------------------------
+# Main memory from its organisation (issue 9 part 2). The design spaces emit a memory *organisation*
+# (type, banks, ranks, channels; spaces.accelerators.MAIN_MEMORY_TABLE) and nothing else; the
+# hardware models look up its figures here.
+#
+# Bandwidth = channels x per-channel rate. Banks and ranks add parallelism *within* a channel (bank
+# interleaving hides row activations) but share the channel's data bus, so the sustained rate of a
+# channel is bounded by its bus: bandwidth scales with channels only. Per-channel rates (GB, 2**30
+# bytes, per second):
+#
+# - dram 6.4: LPDDR3-1600, a x32 channel at 1600 MT/s = 6.4 GB/s (JEDEC JESD209-3, LPDDR3; AccelTran,
+#   Tuli & Jha, IEEE TCAD 2023, uses LPDDR3 for its DRAM). Four channels give 25.6 GB/s, the
+#   yaml:main_memory.ddr_bandwidth.lb figure, i.e. the yaml's figure is our dram_8_2_4 option.
+# - hbm 32.0: HBM2, a 128-bit channel at 2.0 Gb/s per pin = 32 GB/s (JEDEC JESD235A); our only HBM
+#   option has 4 channels = 128 GB/s, half of the yaml's "hb" 256 GB/s (a full 8-channel stack).
+# - rram 8.0: NO PUBLISHED FIGURE. AccelTran's monolithic-3D RRAM is quoted only as a whole-memory
+#   rate (yaml "hb" 256 GB/s). ASSUMPTION: that rate belongs to the widest organisation of the space
+#   (32 channels), so one channel carries 256 / 32 = 8 GB/s. It is a parameter: pass
+#   ``channel_gbps={"rram": ...}`` to ``hardware.api.prepare_configs``.
+#
+# Access energy: ACCELTRAN_MAIN_MEMORY_ENERGY / ACCELBENCH_MAIN_MEMORY_ENERGY (nJ per 64-byte
+# block, published per organisation in yaml:main_memory.energy and the AccelBench table). No
+# main-memory leakage or background (refresh) power is published for these organisations: none is
+# modelled (main-memory power is access energy / time).
+MAIN_MEMORY_CHANNEL_GBPS = {"dram": 6.4, "hbm": 32.0, "rram": 8.0}
+MAIN_MEMORY_CHANNEL_SOURCE = {
+    "dram": "JEDEC JESD209-3 LPDDR3-1600 x32 channel: 1600 MT/s * 4 bytes",
+    "hbm": "JEDEC JESD235A HBM2 128-bit channel at 2.0 Gb/s/pin",
+    "rram": "no published figure: assumed 256 GB/s (yaml hb) over the 32-channel organisation",
+}
+MEMORY_TYPE_ORDER = ("rram", "dram", "hbm")  # = spaces.accelerators.MEMORY_TYPES (type index)
+
+
+def main_memory_figures(organisations, energy_table: str = "acceltran",
+                        channel_gbps=None) -> dict:
+  """Per-option figures of main-memory organisations (one entry per option, in the given order).
+
+  Args:
+    organisations: sequence of ``(type, banks, ranks, channels)`` (e.g.
+      ``spaces.accelerators.MAIN_MEMORY_TABLE``).
+    energy_table: ``"acceltran"`` (yaml:main_memory.energy) or ``"accelbench"`` (the AccelBench
+      table, which differs in dram_32_2_1).
+    channel_gbps: per-channel rates overriding :data:`MAIN_MEMORY_CHANNEL_GBPS` (GB/s per type).
+
+  Returns:
+    ``{"energy_nj": [k], "gbps": [k], "bits_per_cycle": [k], "type_bits_per_cycle": [k]}`` lists of
+    floats: access energy (nJ per 64-byte block), bandwidth (GB/s = channels x per-channel rate),
+    its link rate in bits per 700 MHz cycle, and the old per-type rate (constants
+    MAIN_MEMORY_BITS_PER_CYCLE; kept for the AccelBench model until it switches).
+
+  Raises:
+    KeyError-free: ValueError (ConfigError) naming the field for an unknown type or table.
+  """
+  from jaxcodesign.errors import ConfigError
+  tables = {"acceltran": ACCELTRAN_MAIN_MEMORY_ENERGY, "accelbench": ACCELBENCH_MAIN_MEMORY_ENERGY}
+  if energy_table not in tables:
+    raise ConfigError(f"invalid value for field 'energy_table': {energy_table!r}; allowed: "
+                      f"{sorted(tables)}")
+  rates = dict(MAIN_MEMORY_CHANNEL_GBPS)
+  for t, v in dict(channel_gbps or {}).items():
+    if t not in rates:
+      raise ConfigError(f"invalid value for field 'channel_gbps': {t!r}; allowed: {sorted(rates)}")
+    if not float(v) > 0:
+      raise ConfigError(f"invalid value for field 'channel_gbps.{t}': {v!r}; allowed: > 0 GB/s")
+    rates[t] = float(v)
+  out: dict[str, list] = {"energy_nj": [], "gbps": [], "bits_per_cycle": [], "type_bits_per_cycle": []}
+  for mtype, banks, ranks, channels in organisations:
+    gbps = rates[mtype] * int(channels)
+    out["energy_nj"].append(tables[energy_table][memory_key(mtype, banks, ranks, channels)])
+    out["gbps"].append(gbps)
+    out["bits_per_cycle"].append(gbps_to_bits_per_cycle(gbps))
+    out["type_bits_per_cycle"].append(MAIN_MEMORY_BITS_PER_CYCLE[mtype])
+  return out
+
+# ---------------------------------------------------------------------------------------------------
 # AccelBench / SPRING (CNN accelerator) module table: spec:accelbench (specs/accelerator_area_power.md)
 # with the synthesis reports named. Count multipliers: PE = Pib*Pix*Piy, Lane = Pof*Pkx*Pky per PE.
 
@@ -260,3 +334,30 @@ def per_cycle_nj(power_mw: float, clock_mhz: float = CLOCK_MHZ) -> float:
 def peak_tops(pe: int, lanes_per_pe: int, mac_per_lane: int, clock_mhz: float = CLOCK_MHZ) -> float:
   """Peak throughput in TOPS (2 ops per MAC): Edge 16,384 MACs -> 22.9, Server 262,144 -> 367."""
   return 2.0 * pe * lanes_per_pe * mac_per_lane * clock_mhz * 1e6 / 1e12
+
+
+def main_memory_arrays(mem_index, energy_table: str = "acceltran", channel_gbps=None,
+                       bandwidth: str = "organisation") -> dict:
+  """Main-memory figures of configs from the organisation index the design space emits.
+
+  Args:
+    mem_index: int array ``[n]`` into ``spaces.accelerators.MAIN_MEMORY_TABLE`` (the
+      ``mem_index`` of ``config_arrays``).
+    energy_table, channel_gbps: see :func:`main_memory_figures`.
+    bandwidth: ``"organisation"`` (channels x per-channel rate, issue 9 part 2) or ``"type"`` (the
+      earlier one rate per memory type, MAIN_MEMORY_BITS_PER_CYCLE).
+
+  Returns:
+    ``{"mm_energy_nj": float32[n], "mm_bits_per_cycle": float32[n]}``.
+  """
+  import numpy as np
+  from jaxcodesign.errors import ConfigError
+  from jaxcodesign.spaces.accelerators import MAIN_MEMORY_TABLE
+  if bandwidth not in ("organisation", "type"):
+    raise ConfigError(f"invalid value for field 'bandwidth': {bandwidth!r}; allowed: "
+                      "['organisation', 'type']")
+  fig = main_memory_figures(MAIN_MEMORY_TABLE, energy_table, channel_gbps)
+  idx = np.asarray(mem_index, np.int64)
+  rate = fig["bits_per_cycle"] if bandwidth == "organisation" else fig["type_bits_per_cycle"]
+  return {"mm_energy_nj": np.asarray(fig["energy_nj"], np.float32)[idx],
+          "mm_bits_per_cycle": np.asarray(rate, np.float32)[idx]}

@@ -71,8 +71,24 @@ import numpy as np
 from jaxcodesign.errors import SpaceError
 
 # Op kind codes (stable: used as integers inside jit).
-OP_PAD, OP_EMBED, OP_MATMUL, OP_BMM, OP_TRANSFORM, OP_CONV, OP_SOFTMAX, OP_LAYERNORM, OP_GELU = range(9)
-OP_KIND_NAMES = ("pad", "embed", "matmul", "bmm", "transform", "conv", "softmax", "layernorm", "gelu")
+(OP_PAD, OP_EMBED, OP_MATMUL, OP_BMM, OP_TRANSFORM, OP_CONV, OP_SOFTMAX, OP_LAYERNORM, OP_GELU,
+ OP_UPDATE) = range(10)
+OP_KIND_NAMES = ("pad", "embed", "matmul", "bmm", "transform", "conv", "softmax", "layernorm", "gelu",
+                 "update")
+
+#: Phases of a training step (inference tables hold phase 0 only).
+PHASE_FORWARD, PHASE_BACKWARD, PHASE_UPDATE = 0, 1, 2
+
+#: Element operations per weight of the optimiser update (AdamW: m = b1 m + (1-b1) g: 2;
+#: v = b2 v + (1-b2) g^2: 3; bias corrections: 2; sqrt: 1; divide: 1; w -= lr (u + wd w): 2).
+OPTIMISER_OPS_PER_WEIGHT = 11
+#: Main-memory elements moved per weight by the update: read w, m, v and write them back (the Adam
+#: moments live in main memory; the updated weights are written back too).
+OPTIMISER_ELEMS_PER_WEIGHT = 6
+#: Columns of the update op's tiling (the weight vector is laid out as rows x 1024).
+_UPDATE_COLS = 1024
+
+MODES = ("inference", "training")
 
 # Resource codes: which module executes an op.
 RES_MAC, RES_SM, RES_LN, RES_NONE = 0, 1, 2, 3
@@ -90,9 +106,11 @@ MAX_STREAMS = 8
 #: Bucket lengths of the padded op table (a model of n ops uses the smallest bucket >= n).
 BUCKETS = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
-_FIELDS_INT = ("kind", "resource", "stream", "join", "layer", "head_group", "producer", "valid")
+_FIELDS_INT = ("kind", "resource", "stream", "join", "layer", "head_group", "producer", "valid",
+               "phase", "batch_free")
 _FIELDS_FLOAT = ("rows", "contraction", "cols", "count", "kernel", "weight_elems", "in_elems",
-                 "out_elems", "macs", "w_sparse")
+                 "out_elems", "macs", "w_sparse", "sp_a", "sp_w", "sp_g", "gather_elems", "mm_elems",
+                 "saved_elems")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,11 +139,24 @@ class OpTable:
     in_elems, out_elems: float32 activation elements read / written per sequence.
     macs: float32 multiply-accumulates per sequence (dense).
     w_sparse: float32 1 when the second operand is a weight (weight sparsity applies), else 0.
+    sp_a, sp_w, sp_g: float32 number of activation / weight / gradient operands whose sparsity
+      thins the op's effectual work: density ``rho = (1-s_a)^sp_a (1-s_w)^sp_w (1-s_g)^sp_g``
+      (activation x weight 1/1/0, activation x activation 2/0/0, DFT/DCT 1/0/0; backward:
+      dX = dY W^T 0/1/1, dW = X^T dY 1/0/1, element-wise backward 0/0/1; update 0/0/0).
+    phase: int32 ``PHASE_FORWARD`` / ``PHASE_BACKWARD`` / ``PHASE_UPDATE``.
+    batch_free: int32 1 for ops whose size does not scale with the batch (the optimiser update).
+    gather_elems: float32 elements read from main memory per sequence (the embedding gather:
+      N token rows; in training also the embedding rows' update traffic).
+    mm_elems: float32 batch-free elements moved to/from main memory, dense (optimiser traffic).
+    saved_elems: float32 forward activations (per sequence) a backward op reads back.
     names: tuple of op names (length ``n_ops``).
     n_ops: number of real ops.
     seq_len: sequence length N.
     batch_size: fixed batch (0 = use the accelerator config's ``batch_size``).
-    embed_elems: elements of the embedding table ((V + N)·h0).
+    embed_table_elems: elements of the embedding tables in main memory ((V + N + 2)·h0); only the
+      B·N token rows a batch uses are gathered, the position and type tables ((N + 2)·h0) are
+      weights (resident when they fit).
+    mode: ``'inference'`` or ``'training'``.
   """
   kind: np.ndarray
   resource: np.ndarray
@@ -145,11 +176,20 @@ class OpTable:
   out_elems: np.ndarray
   macs: np.ndarray
   w_sparse: np.ndarray
+  sp_a: np.ndarray
+  sp_w: np.ndarray
+  sp_g: np.ndarray
+  phase: np.ndarray
+  batch_free: np.ndarray
+  gather_elems: np.ndarray
+  mm_elems: np.ndarray
+  saved_elems: np.ndarray
   names: tuple
   n_ops: int
   seq_len: int
   batch_size: int
-  embed_elems: float
+  embed_table_elems: float
+  mode: str = "inference"
 
   @property
   def bucket(self) -> int:
@@ -160,6 +200,7 @@ class OpTable:
     out = {f: getattr(self, f) for f in _FIELDS_INT + _FIELDS_FLOAT}
     out["seq_len"] = np.float32(self.seq_len)
     out["batch_size"] = np.float32(self.batch_size)
+    out["training"] = np.float32(self.mode == "training")
     return out
 
   def total_macs(self, batch_size: int) -> float:
@@ -221,7 +262,11 @@ class _Builder:
     self.last_join = -1
 
   def add(self, name, kind, resource, stream, join, layer, group, *, rows=0, contraction=0, cols=0,
-          count=1, kernel=0, weight_elems=0, in_elems=0, out_elems=0, macs=0, w_sparse=0):
+          count=1, kernel=0, weight_elems=0, in_elems=0, out_elems=0, macs=0, w_sparse=0,
+          sp=None, phase=PHASE_FORWARD, batch_free=0, gather_elems=0, mm_elems=0, saved_elems=0):
+    if sp is None:  # forward defaults by kind
+      sp = {OP_MATMUL: (1, w_sparse, 0), OP_CONV: (1, w_sparse, 0), OP_BMM: (2, 0, 0)}.get(
+          kind, (1, 0, 0) if kind not in (OP_EMBED, OP_PAD) else (0, 0, 0))
     idx = len(self.rows)
     if join:
       producer = max(self.stream_last.values()) if self.stream_last else self.last_join
@@ -231,7 +276,9 @@ class _Builder:
                           layer=layer, head_group=group, producer=producer, valid=1, rows=rows,
                           contraction=contraction, cols=cols, count=count, kernel=kernel,
                           weight_elems=weight_elems, in_elems=in_elems, out_elems=out_elems,
-                          macs=macs, w_sparse=w_sparse))
+                          macs=macs, w_sparse=w_sparse, sp_a=sp[0], sp_w=sp[1], sp_g=sp[2],
+                          phase=phase, batch_free=batch_free, gather_elems=gather_elems,
+                          mm_elems=mm_elems, saved_elems=saved_elems))
     if join:
       self.stream_last = {}
       self.last_join = idx
@@ -240,9 +287,81 @@ class _Builder:
     return idx
 
 
+def add_training_ops(b: "_Builder", n: int, h0: int) -> None:
+  """Appends the backward pass and the optimiser update of one training step to a forward table.
+
+  Following TransCODE's ELECTOR training flow (Tuli & Jha, "TransCODE: Co-design of Transformers
+  and Accelerators for Efficient Training and Inference", IEEE TCAD 2023): for every forward op, in
+  reverse order, the activation-gradient and (for learnable ops) weight-gradient ops:
+
+  * MatMul ``Y = X W``: ``dX = dY W^T`` (weights read again; density (1-s_w)(1-s_g)) and
+    ``dW = X^T dY`` (reads the saved X; density (1-s_a)(1-s_g)); both with the forward's MACs.
+  * activation x activation ``Y = A B``: ``dA = dY B^T`` and ``dB = A^T dY`` (1-s_a)(1-s_g).
+  * DFT / DCT token mixing: ``dX = T^T dY`` only (fixed coefficients: no learning).
+  * depthwise conv: ``dX`` (flipped kernel) and ``dW``, each the forward's MACs.
+  * GeLU: ``dX = dY * gelu'(x)`` on the MAC lanes; softmax: ``dX = S (dY - sum(dY S))`` on the
+    softmax modules (one row pass, the forward's tile cost); LayerNorm: two row reductions on the LN
+    modules (count 2).
+  * embedding: no compute; its B x N touched rows are updated by the optimiser.
+
+  Backward ops are layer-level (each waits for the previous one: no head-group concurrency in the
+  backward pass). Gradients are pruned by DynaProp (gradient sparsity ``s_g``, default 0.9,
+  ELECTOR / TransCODE) and activations by DynaTran (``s_a``), on the same pre-/post-sparsity modules.
+  Then one ``update`` op (AdamW, :data:`OPTIMISER_OPS_PER_WEIGHT` element ops per weight on the MAC
+  lanes, stochastic rounding of the written weights) moving :data:`OPTIMISER_ELEMS_PER_WEIGHT`
+  dense elements per weight to/from main memory, plus the same for the B x N embedding rows.
+  """
+  fwd = [dict(r) for r in b.rows]
+  w_total = float(sum(r["weight_elems"] for r in fwd))
+  grad = {"phase": PHASE_BACKWARD}
+
+  def add(name, kind, res, **kw):
+    b.add(name, kind, res, 0, True, kw.pop("layer"), -1, **kw, **grad)
+
+  for r in reversed(fwd):
+    k, nm, L = r["kind"], r["name"], r["layer"]
+    R, K, C, g, kern = r["rows"], r["contraction"], r["cols"], r["count"], r["kernel"]
+    fin, fout, macs = r["in_elems"], r["out_elems"], r["macs"]
+    if k == OP_MATMUL:
+      add(f"{nm}.dx", OP_MATMUL, RES_MAC, layer=L, rows=R, contraction=C, cols=K, count=g,
+          weight_elems=r["weight_elems"], in_elems=fout, out_elems=fin, macs=macs, w_sparse=1,
+          sp=(0, 1, 1))
+      add(f"{nm}.dw", OP_MATMUL, RES_MAC, layer=L, rows=R, contraction=K, cols=C, count=g,
+          in_elems=fin + fout, out_elems=0, macs=macs, sp=(1, 0, 1), saved_elems=fin)
+    elif k == OP_BMM:
+      a_el, b_el = g * R * K, g * K * C
+      add(f"{nm}.da", OP_BMM, RES_MAC, layer=L, rows=R, contraction=C, cols=K, count=g,
+          in_elems=fout + b_el, out_elems=a_el, macs=macs, sp=(1, 0, 1), saved_elems=b_el)
+      add(f"{nm}.db", OP_BMM, RES_MAC, layer=L, rows=K, contraction=R, cols=C, count=g,
+          in_elems=a_el + fout, out_elems=b_el, macs=macs, sp=(1, 0, 1), saved_elems=a_el)
+    elif k == OP_TRANSFORM:
+      add(f"{nm}.dx", OP_TRANSFORM, RES_MAC, layer=L, rows=R, contraction=K, cols=C, count=g,
+          in_elems=fout, out_elems=fin, macs=macs, sp=(0, 0, 1))
+    elif k == OP_CONV:
+      add(f"{nm}.dx", OP_CONV, RES_MAC, layer=L, rows=R, contraction=K, cols=C, count=g, kernel=kern,
+          weight_elems=r["weight_elems"], in_elems=fout, out_elems=fin, macs=macs, w_sparse=1,
+          sp=(0, 1, 1))
+      add(f"{nm}.dw", OP_CONV, RES_MAC, layer=L, rows=R, contraction=K, cols=C, count=g, kernel=kern,
+          in_elems=fin + fout, out_elems=0, macs=macs, sp=(1, 0, 1), saved_elems=fin)
+    elif k == OP_GELU:
+      add(f"{nm}.dx", OP_GELU, RES_MAC, layer=L, rows=R, cols=C, count=g, in_elems=fout + fin,
+          out_elems=fin, sp=(0, 0, 1), saved_elems=fin)
+    elif k == OP_SOFTMAX:
+      add(f"{nm}.dx", OP_SOFTMAX, RES_SM, layer=L, rows=R, cols=C, count=g, in_elems=2 * fout,
+          out_elems=fin, sp=(0, 0, 1), saved_elems=fout)
+    elif k == OP_LAYERNORM:
+      add(f"{nm}.dx", OP_LAYERNORM, RES_LN, layer=L, rows=R, cols=C, count=2 * g, in_elems=2 * fin,
+          out_elems=fin, sp=(0, 0, 1), saved_elems=fin)
+  rows = float(-(-int(w_total) // _UPDATE_COLS))
+  b.add("update", OP_UPDATE, RES_MAC, 0, True, -1, -1, rows=rows, cols=_UPDATE_COLS,
+        count=OPTIMISER_OPS_PER_WEIGHT, in_elems=0, out_elems=0, sp=(0, 0, 0), phase=PHASE_UPDATE,
+        batch_free=1, mm_elems=OPTIMISER_ELEMS_PER_WEIGHT * w_total,
+        gather_elems=OPTIMISER_ELEMS_PER_WEIGHT * n * h0)
+
+
 def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_LEN,
                       batch_size: int | None = None, vocab_size: int = VOCAB_SIZE,
-                      bucket: int | None = None) -> OpTable:
+                      bucket: int | None = None, mode: str = "inference") -> OpTable:
   """Lowers a FlexiBERT 2.0 hetero model dict to a padded :class:`OpTable` (NumPy, outside jit).
 
   Args:
@@ -254,6 +373,8 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
       ``batch_size`` at simulation time.
     vocab_size: vocabulary V of the embedding table (30522, BERT WordPiece).
     bucket: pad to this length instead of the default bucket (must be >= the op count).
+    mode: ``'inference'`` (forward ops) or ``'training'`` (forward, backward and optimiser update
+      ops of one training step; :func:`add_training_ops`).
 
   Returns:
     An :class:`OpTable` of length ``bucket``.
@@ -263,6 +384,8 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
       a non-positive seq_len / batch_size, or a bucket smaller than the op count.
   """
   _check_model_dict(model_dict)
+  if mode not in MODES:
+    raise SpaceError("mode", mode, list(MODES))
   if int(seq_len) < 1:
     raise SpaceError("seq_len", seq_len, reason="a positive int")
   if batch_size is not None and int(batch_size) < 1:
@@ -271,9 +394,12 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
   n_layers = int(model_dict["l"])
   hidden = [int(x) for x in model_dict["h"][:n_layers]]
   b = _Builder()
-  embed_elems = float((vocab_size + n) * hidden[0])
-  b.add("embed", OP_EMBED, RES_NONE, 0, True, -1, -1, weight_elems=embed_elems,
-        out_elems=n * hidden[0], rows=n, cols=hidden[0])
+  h0 = hidden[0]
+  embed_table_elems = float((vocab_size + n + 2) * h0)
+  # embedding as a gather: the N token rows of each sequence come from main memory (gather_elems,
+  # per sequence); the position (N x h0) and token-type (2 x h0) tables are weights
+  b.add("embed", OP_EMBED, RES_NONE, 0, True, -1, -1, weight_elems=(n + 2) * h0,
+        gather_elems=n * h0, out_elems=n * h0, rows=n, cols=h0)
   for j in range(n_layers):
     h = hidden[j]
     ops = list(model_dict["o"][j])
@@ -348,6 +474,8 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
       h2 = hidden[j + 1]
       b.add(f"l{j}.proj", OP_MATMUL, RES_MAC, 0, True, j, -1, rows=n, contraction=h, cols=h2,
             weight_elems=h * h2, in_elems=n * h, out_elems=n * h2, macs=n * h * h2, w_sparse=1)
+  if mode == "training":
+    add_training_ops(b, n, h0)
   n_ops = len(b.rows)
   size = bucket_for(n_ops) if bucket is None else int(bucket)
   if size < n_ops:
@@ -366,7 +494,8 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
   cols["count"][n_ops:] = 1.0
   cols["resource"][n_ops:] = RES_NONE
   return OpTable(**cols, names=tuple(r["name"] for r in b.rows), n_ops=n_ops, seq_len=n,
-                 batch_size=0 if batch_size is None else int(batch_size), embed_elems=embed_elems)
+                 batch_size=0 if batch_size is None else int(batch_size),
+                 embed_table_elems=embed_table_elems, mode=mode)
 
 
 def lower_cnn(point, input_shape, num_classes, batch_size=None):

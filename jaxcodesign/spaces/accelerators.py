@@ -57,7 +57,6 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from jaxcodesign.errors import ConfigError, SpaceError
-from jaxcodesign.hardware import constants as C
 from jaxcodesign.spaces.base import DesignSpace, numpy_rng
 
 # The fixed main-memory table of the 12-value embedding (specs/acceltran_simulate_fast.md section 2;
@@ -70,10 +69,27 @@ MAIN_MEMORY_TABLE: tuple[tuple[str, int, int, int], ...] = (
 )
 MEMORY_TYPES = ("rram", "dram", "hbm")
 
+# The ``main_memory.mode`` field of the AccelTran config format: "lb" for DRAM, "hb" for RRAM and HBM
+# (specs/acceltran_simulate_fast.md section 2; AccelTran's config_tiny/config_base yaml). It is part
+# of the config format only: bandwidths and energies are hardware figures, looked up in
+# ``jaxcodesign.hardware.constants`` from the organisation this space emits.
+MEMORY_MODES = {"dram": "lb", "rram": "hb", "hbm": "hb"}
+
 
 def memory_mode(mem_type: str) -> str:
-  """"lb" (LPDDR3, 25.6 GB/s) for DRAM, "hb" (256 GB/s) for RRAM and HBM (spec section 2)."""
-  return C.MAIN_MEMORY_TYPE_MODE[mem_type]
+  """The config-format ``main_memory.mode`` of a memory type: "lb" for DRAM, "hb" for RRAM / HBM."""
+  return MEMORY_MODES[mem_type]
+
+
+def memory_organisation_arrays(mem_index) -> dict[str, np.ndarray]:
+  """int32 arrays of the memory organisation of option indices into :data:`MAIN_MEMORY_TABLE`:
+  ``mem_index``, ``mem_type_index`` (0 rram, 1 dram, 2 hbm), ``mem_banks``, ``mem_ranks``,
+  ``mem_channels`` (shape of ``mem_index``)."""
+  idx = np.asarray(mem_index, np.int64)
+  table = np.asarray([[MEMORY_TYPES.index(t), b, r, c] for t, b, r, c in MAIN_MEMORY_TABLE], np.int32)
+  rows = table[idx]
+  return {"mem_index": idx.astype(np.int32), "mem_type_index": rows[..., 0],
+          "mem_banks": rows[..., 1], "mem_ranks": rows[..., 2], "mem_channels": rows[..., 3]}
 
 
 class Param(NamedTuple):
@@ -512,37 +528,31 @@ class _AccelTranLike(_DiscreteAcceleratorSpace):
     """Numeric arrays (shape [n]) of validated configs for jitted cost models.
 
     int32: tile_b, tile_x, tile_y, pe, lanes_per_pe, mac_per_lane, softmax_per_pe, batch_size,
-    mem_index (into MAIN_MEMORY_TABLE), mem_type_index (0 rram, 1 dram, 2 hbm), gelu (1 gelu / 0 relu),
-    tile_index (0/1/2 for tile 8/16/32);
-    float32: activation_buffer_size, weight_buffer_size, mask_buffer_size (MB), mm_energy_nj (nJ per
-    64-byte block, constants.ACCELTRAN_MAIN_MEMORY_ENERGY), mm_bits_per_cycle (correct link rate,
-    constants.MAIN_MEMORY_BITS_PER_CYCLE), mm_bits_per_cycle_legacy (the original's 2.5x value).
-    Raises SpaceError on an invalid config.
+    gelu (1 gelu / 0 relu), tile_index (0/1/2 for tile 8/16/32), and the memory organisation
+    (:func:`memory_organisation_arrays`: mem_index, mem_type_index, mem_banks, mem_ranks,
+    mem_channels); float32: activation_buffer_size, weight_buffer_size, mask_buffer_size (MB).
+    Hardware figures (bandwidth, access energy) are looked up from the organisation by
+    ``jaxcodesign.hardware``, not here. Raises SpaceError on an invalid config.
     """
     cs = [self.validate(c) for c in configs]
     ints = {k: [] for k in ("tile_b", "tile_x", "tile_y", "pe", "lanes_per_pe", "mac_per_lane",
-                            "softmax_per_pe", "batch_size", "mem_index", "mem_type_index", "gelu",
-                            "tile_index")}
-    flts = {k: [] for k in ("activation_buffer_size", "weight_buffer_size", "mask_buffer_size",
-                            "mm_energy_nj", "mm_bits_per_cycle", "mm_bits_per_cycle_legacy")}
+                            "softmax_per_pe", "batch_size", "gelu", "tile_index")}
+    flts = {k: [] for k in ("activation_buffer_size", "weight_buffer_size", "mask_buffer_size")}
+    mem = []
     for c in cs:
       mm = c["main_memory"]
-      key = (mm["type"], mm["banks"], mm["ranks"], mm["channels"])
       for k in ("tile_b", "tile_x", "tile_y"):
         ints[k].append(c["tile"][k])
       for k in ("pe", "lanes_per_pe", "mac_per_lane", "softmax_per_pe", "batch_size"):
         ints[k].append(c[k])
-      ints["mem_index"].append(MAIN_MEMORY_TABLE.index(key))
-      ints["mem_type_index"].append(MEMORY_TYPES.index(mm["type"]))
+      mem.append(MAIN_MEMORY_TABLE.index((mm["type"], mm["banks"], mm["ranks"], mm["channels"])))
       ints["gelu"].append(int(c["non_linearity"] == "gelu"))
       ints["tile_index"].append((8, 16, 32).index(c["tile"]["tile_x"]))
       for k in ("activation_buffer_size", "weight_buffer_size", "mask_buffer_size"):
         flts[k].append(c[k])
-      flts["mm_energy_nj"].append(C.ACCELTRAN_MAIN_MEMORY_ENERGY[C.memory_key(*key)])
-      flts["mm_bits_per_cycle"].append(C.MAIN_MEMORY_BITS_PER_CYCLE[mm["type"]])
-      flts["mm_bits_per_cycle_legacy"].append(C.LEGACY_BANDWIDTH_BITS_PER_CYCLE[mm["mode"]])
     out = {k: np.asarray(v, np.int32) for k, v in ints.items()}
     out.update({k: np.asarray(v, np.float32) for k, v in flts.items()})
+    out.update(memory_organisation_arrays(np.asarray(mem, np.int64)))
     return out
 
 
@@ -626,29 +636,26 @@ class AccelBenchSpace(_DiscreteAcceleratorSpace):
     """Numeric arrays (shape [n]) of validated configs for jitted cost models.
 
     int32: Pib, Pif, Pix, Piy, Pof, Pkx, Pky, batch_size, pe (= Pib*Pix*Piy), lanes (= Pof*Pkx*Pky),
-    mem_index (into MAIN_MEMORY_TABLE), mem_type_index (0 rram, 1 dram, 2 hbm);
-    float32: activation_buffer_size, weight_buffer_size, mask_buffer_size (MB), mm_energy_nj (nJ per
-    access, constants.ACCELBENCH_MAIN_MEMORY_ENERGY), mm_bits_per_cycle (correct link rate per type).
+    and the memory organisation (:func:`memory_organisation_arrays`: mem_index, mem_type_index,
+    mem_banks, mem_ranks, mem_channels); float32: activation_buffer_size, weight_buffer_size,
+    mask_buffer_size (MB). Hardware figures are looked up by ``jaxcodesign.hardware``.
     """
     cs = [self.validate(c) for c in configs]
     out: dict[str, list] = {k: [] for k in self._keys[:-1]}
-    extra = {k: [] for k in ("pe", "lanes", "mem_index", "mem_type_index", "mm_energy_nj",
-                             "mm_bits_per_cycle")}
+    extra = {k: [] for k in ("pe", "lanes")}
+    mem = []
     for c in cs:
       for k in self._keys[:-1]:
         out[k].append(c[k])
       mm = c["main_memory"]
-      key = (mm["type"], mm["banks"], mm["ranks"], mm["channels"])
       extra["pe"].append(c["Pib"] * c["Pix"] * c["Piy"])
       extra["lanes"].append(c["Pof"] * c["Pkx"] * c["Pky"])
-      extra["mem_index"].append(MAIN_MEMORY_TABLE.index(key))
-      extra["mem_type_index"].append(MEMORY_TYPES.index(mm["type"]))
-      extra["mm_energy_nj"].append(C.ACCELBENCH_MAIN_MEMORY_ENERGY[C.memory_key(*key)])
-      extra["mm_bits_per_cycle"].append(C.MAIN_MEMORY_BITS_PER_CYCLE[mm["type"]])
+      mem.append(MAIN_MEMORY_TABLE.index((mm["type"], mm["banks"], mm["ranks"], mm["channels"])))
     res = {}
     for k, v in {**out, **extra}.items():
-      dtype = np.float32 if (k.endswith("buffer_size") or k.startswith("mm_")) else np.int32
+      dtype = np.float32 if k.endswith("buffer_size") else np.int32
       res[k] = np.asarray(v, dtype)
+    res.update(memory_organisation_arrays(np.asarray(mem, np.int64)))
     return res
 
 
