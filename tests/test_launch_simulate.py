@@ -111,3 +111,55 @@ def test_cli_legacy_pairs_subprocess(tmp_path, fixtures_dir):
   assert [r["key"] for r in rows] == keys
   for r, k in zip(rows, keys):
     _assert_legacy_equal(r["legacy"], data[k]["logs_fast"])
+
+
+def _cli(*args, timeout=180):
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  return subprocess.run([sys.executable, "-m", "launch.simulate", *args], cwd=PROJECT_ROOT, env=env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_single_pair_prints_contract_and_training(tmp_path):
+  """One process: a single pair in training mode prints every contract field; a training step of
+  BERT-Tiny costs more than twice its forward pass (inference, same pair) from --pairs."""
+  proc = _cli("--model_dict=bert_tiny", "--accelerator=edge", "--mode=training",
+              "--sparsity=0.5,0.5")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  row = json.loads(proc.stdout)
+  for k in ("cycles", "latency_s", "energy_j", "area_mm2", "peak_power_w", "main_memory_power_w",
+            "fits", "fits_reticle", "roofline_compute_cycles", "roofline_memory_cycles"):
+    assert row[k] is not None, k
+  assert row["mode"] == "training" and isinstance(row["cycles"], int)
+  assert row["cycles"] >= max(row["roofline_compute_cycles"], row["roofline_memory_cycles"]) - 1
+  inf = api.simulate_transformer("bert_tiny", [NAMED_ACCELERATORS["edge"]], sparsity=(0.5, 0.5))[0]
+  assert row["cycles"] > 2 * inf["cycles"]
+  assert row["area_mm2"] > inf["area_mm2"]  # stochastic-rounding units on the training die
+
+
+@pytest.mark.parametrize("args,match", [
+    (("--model_dict=bert_tiny", "--sweep=-3"), "sweep"),
+    (("--model_dict=bert_tiny", "--sparsity=1.5"), "sparsity"),
+    (("--model_dict=bert_tiny", "--mode=train"), "mode"),
+    (("--pairs=/nonexistent/pairs.jsonl",), "nonexistent"),
+])
+def test_cli_errors_are_one_line(args, match):
+  proc = _cli(*args, timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  lines = [x for x in proc.stderr.splitlines() if x.strip()]
+  assert len(lines) == 1 and lines[0].startswith("launch.simulate: error:") and match in lines[0]
+  assert proc.stdout == ""
+
+
+def test_pairs_rows_have_contract_fields(tmp_path):
+  lines = [{"model_dict": NAMED_MODELS["bert_tiny"], "config": NAMED_ACCELERATORS[a], "key": a}
+           for a in ("edge", "server")]
+  path = tmp_path / "pairs.jsonl"
+  path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+  rows = S.simulate_pairs(S.read_pairs(str(path)), sparsity=(0.5, 0.5))
+  for r in rows:
+    assert set(S.OUTPUT_KEYS) <= set(r)
+  # AccelTran-Server (1829.7 mm^2) is larger than one reticle; the Edge (54.1 mm^2) is not
+  assert rows[0]["fits_reticle"] is True and rows[1]["fits_reticle"] is False
+  assert S.parse_sparsity(None) is None and S.parse_sparsity("0.5") == (0.5, 0.5)
+  with pytest.raises(ConfigError):
+    S.parse_sparsity("0.5,0.2,0.1")

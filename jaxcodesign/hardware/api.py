@@ -350,10 +350,8 @@ def _simulate_cnn_arrays(point, prepared, mode, sparsity, **options) -> dict:
   fn = getattr(accelbench, "simulate_cnn_prepared", None)
   if fn is not None:
     return fn(point, prepared, mode=mode, sparsity=sparsity, **options)
-  if mode != "inference":
-    raise ConfigError(f"invalid value for field 'mode': {mode!r}; allowed for the AccelBench model: "
-                      "['inference']")
-  rows = accelbench.simulate_cnn(point, list(prepared.configs), sparsity=sparsity, **options)
+  rows = accelbench.simulate_cnn(point, list(prepared.configs), mode=mode, sparsity=sparsity,
+                                 **options)
   keys = [k for k in rows[0] if k not in DICT_KEYS]
   out = {k: np.asarray([r[k] for r in rows]) for k in keys}
   for k in DICT_KEYS:
