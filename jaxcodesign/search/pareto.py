@@ -6,15 +6,16 @@ works in a pure minimisation frame. A point ``a`` dominates ``b`` when ``a <= b`
 ``a < b`` in at least one (Deb, "Multi-objective optimization using evolutionary algorithms", 2001).
 
 Hypervolume (the Lebesgue measure of the region dominated by the front and bounded by the reference
-point; Zitzler & Thiele 1998) is exact: a sort-and-sweep for ``m == 2`` and the Hypervolume by Slicing
-Objectives (HSO) recursion (While et al., IEEE TEVC 2006) for ``m >= 3``, whose cost grows quickly
-with the front size -- fine for the fronts of a few hundred points that the searches here produce.
+point; Zitzler & Thiele 1998) is exact and comes from the maintained ``moocore`` library (the
+hand-written HSO recursion it replaces took 5 s for 200 points in 4-D). Feasibility follows the
+convention of the whole package: a constraint value ``g(x) <= 0`` is satisfied.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import moocore
 import numpy as np
 
 from jaxcodesign.errors import ConfigError
@@ -61,45 +62,30 @@ def pareto_front(costs, minimise: Sequence[bool] | None = None) -> tuple[np.ndar
   return c[idx], idx
 
 
-def _hv2d(p: np.ndarray, ref: np.ndarray) -> float:
-  """Exact 2-D hypervolume of minimisation points ``p`` (all strictly better than ``ref``)."""
-  p = p[np.lexsort((p[:, 1], p[:, 0]))]
-  hv, best_y = 0.0, ref[1]
-  for x, y in p:
-    if y < best_y:
-      hv += (ref[0] - x) * (best_y - y)
-      best_y = y
-  return hv
+def feasible_mask(constraints, n: int | None = None) -> np.ndarray:
+  """bool[n]: rows whose constraints (float[n, k], feasible when ``<= 0``) are all satisfied.
 
-
-def _hso(p: np.ndarray, ref: np.ndarray) -> float:
-  """HSO recursion: slice along the last objective, recurse on the first m-1 objectives."""
-  m = p.shape[1]
-  if p.shape[0] == 0:
-    return 0.0
-  if m == 1:
-    return float(ref[0] - p[:, 0].min())
-  if m == 2:
-    return _hv2d(p, ref)
-  order = np.argsort(p[:, -1], kind="stable")
-  p = p[order]
-  hv = 0.0
-  for i in range(p.shape[0]):
-    upper = p[i + 1, -1] if i + 1 < p.shape[0] else ref[-1]
-    depth = upper - p[i, -1]
-    if depth <= 0:
-      continue
-    sub = p[: i + 1, :-1]
-    sub = sub[pareto_mask(sub)]
-    hv += depth * _hso(sub, ref[:-1])
-  return hv
+  ``constraints`` may be None or have ``k == 0`` columns (then every row is feasible; pass ``n``).
+  NaN constraint values count as infeasible.
+  """
+  if constraints is None:
+    return np.ones(int(n or 0), bool)
+  g = np.asarray(constraints, np.float64)
+  if g.ndim == 1:
+    g = g[:, None]
+  if g.shape[1] == 0:
+    return np.ones(g.shape[0], bool)
+  with np.errstate(invalid="ignore"):
+    return np.all(g <= 0.0, axis=1)
 
 
 def hypervolume(front, reference, minimise: Sequence[bool] | None = None) -> float:
   """Exact hypervolume dominated by ``front`` (float[k, m]) and bounded by ``reference`` (float[m]).
 
   Units: the product of the objectives' units. Points that do not strictly dominate the reference in
-  every objective contribute nothing. ``front`` need not be non-dominated (it is filtered first).
+  every objective contribute nothing. ``front`` need not be non-dominated. Computed by moocore's
+  exact algorithms (Fonseca et al. 2006 for m <= 3, HV4D+ of Guerreiro & Fonseca 2017 for m = 4,
+  Lopez-Ibanez's moocore, https://multi-objective.github.io/moocore/).
 
   Raises:
     ConfigError: for shape mismatches or non-finite values.
@@ -114,5 +100,71 @@ def hypervolume(front, reference, minimise: Sequence[bool] | None = None) -> flo
   p = p[np.all(p < r[None, :], axis=1)]
   if p.shape[0] == 0:
     return 0.0
-  p = np.unique(p[pareto_mask(p)], axis=0)
-  return float(_hso(p, r))
+  return float(moocore.hypervolume(p, ref=r))
+
+
+def hypervolume_trace(costs, reference, feasible=None) -> np.ndarray:
+  """float64[n]: hypervolume (all objectives minimised) of the feasible rows among the first
+  ``i + 1`` rows of ``costs`` (float[n, m]), for every ``i`` -- the "HV vs evaluations" curve.
+
+  Exact (moocore) per prefix, recomputed only at rows that can change it. Rows that are not feasible
+  (``feasible`` bool[n], default all) never count.
+  """
+  c = _as_min_frame(costs, None)
+  r = np.asarray(reference, np.float64).reshape(-1)
+  if c.shape[0] and r.shape[0] != c.shape[1]:
+    raise ConfigError(f"invalid value for field 'reference': length {r.shape[0]}; "
+                      f"allowed: one value per objective ({c.shape[1]})")
+  ok = np.ones(c.shape[0], bool) if feasible is None else np.asarray(feasible, bool)
+  out = np.zeros(c.shape[0])
+  inside = ok & np.all(c < r[None, :], axis=1)
+  hv = 0.0
+  for i in range(c.shape[0]):
+    if inside[i]:
+      hv = float(moocore.hypervolume(c[: i + 1][inside[: i + 1]], ref=r))
+    out[i] = hv
+  return out
+
+
+def nondominated_boxes(front, reference, lower: float = -1e4) -> tuple[np.ndarray, np.ndarray]:
+  """Disjoint boxes covering the region NOT dominated by ``front`` below ``reference``.
+
+  The region ``{y <= reference : no p in front weakly dominates y}`` (all objectives minimised) is cut
+  into axis-aligned boxes ``[l, u]`` (the cells of the grid spanned by the front's coordinates in
+  the first ``m - 1`` objectives, each merged along the last objective: for a cell with lower corner
+  ``l``, the non-dominated part runs up to ``min(ref_m, min{p_m : p_{1..m-1} <= l})``; Couckuyt et
+  al., "Fast calculation of multiobjective probability of improvement and expected improvement
+  criteria for Pareto optimization", J. Glob. Optim. 60, 2014, use the same grid). The exact
+  hypervolume improvement of a point ``y`` is then
+  ``sum_b prod_i max(0, u_bi - max(y_i, l_bi))`` and the expected improvement under independent
+  Gaussians has a closed form per box (:mod:`jaxcodesign.search.breathe.acquisition`).
+
+  Args:
+    front: float[k, m] points (any; only those strictly better than ``reference`` matter).
+    reference: float[m].
+    lower: finite stand-in for minus infinity in the lower corners (objective units).
+
+  Returns:
+    (l float64[b, m], u float64[b, m]), ``b = prod_{i < m}(k_i + 1)`` boxes (``k_i``: distinct
+    front values in objective ``i``); empty boxes (``u <= l`` somewhere) are removed.
+  """
+  r = np.asarray(reference, np.float64).reshape(-1)
+  m = r.shape[0]
+  p = np.asarray(front, np.float64).reshape(-1, m)
+  p = p[np.all(p < r[None, :], axis=1)]
+  if p.shape[0]:
+    p = p[pareto_mask(p)]
+  if p.shape[0] == 0:
+    return np.full((1, m), lower), r[None, :].copy()
+  if m == 1:
+    return np.full((1, 1), lower), np.array([[p[:, 0].min()]])
+  grids = [np.concatenate([[lower], np.unique(p[:, i]), [r[i]]]) for i in range(m - 1)]
+  lows = np.stack(np.meshgrid(*[g[:-1] for g in grids], indexing="ij"), -1).reshape(-1, m - 1)
+  ups = np.stack(np.meshgrid(*[g[1:] for g in grids], indexing="ij"), -1).reshape(-1, m - 1)
+  dom = np.all(p[None, :, : m - 1] <= lows[:, None, :], axis=-1)  # [cells, k]
+  top = np.where(dom, p[None, :, m - 1], r[m - 1]).min(1)
+  top = np.minimum(top, r[m - 1])
+  lo = np.concatenate([lows, np.full((lows.shape[0], 1), lower)], 1)
+  up = np.concatenate([ups, top[:, None]], 1)
+  keep = np.all(up > lo, axis=1)
+  return lo[keep], up[keep]

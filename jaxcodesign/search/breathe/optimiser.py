@@ -1,0 +1,97 @@
+"""GOBI with legality forcing at every step (the BREATHE inner optimiser).
+
+:func:`jaxcodesign.search.gobi.gobi` projects onto the feature box after every step and leaves the
+legality projection to the end; BREATHE needs ``x <- x + (LF(x + dx) - x)`` at EVERY step, so this
+adapter runs the same second-order update (AdaHessian from :mod:`jaxcodesign.search.adahessian`:
+``value_grad_and_hessian_diag`` for the Hutchinson diagonal and the ``adahessian`` optax
+transformation) with :func:`~jaxcodesign.search.breathe.legality.legality_force` in place of the box
+projection. K restarts are vmapped inside ONE jitted ``lax.scan`` of ``max_steps`` steps; a restart
+whose value changed by less than ``tol`` for more than ``patience`` steps is frozen (GOBI's stopping
+rule). The returned point of each restart is its best iterate (all iterates are legal, so it is too).
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxcodesign.search.adahessian import adahessian, value_grad_and_hessian_diag
+from jaxcodesign.search.breathe.legality import legality_force
+
+__all__ = ["LFResult", "lf_gobi", "TRACE_COUNTS"]
+
+#: traces of the jitted optimiser (test diagnostics: no recompiles across rounds).
+TRACE_COUNTS: collections.Counter = collections.Counter()
+
+
+class LFResult(NamedTuple):
+  x: jax.Array        # float32[K, D] best legal iterate per restart
+  value: jax.Array    # float32[K] acquisition there
+  iterates: jax.Array | None  # float32[T, K, D] every iterate (record=True) else None
+
+
+@functools.partial(jax.jit, static_argnames=("n_groups", "max_steps", "patience", "record"))
+def _lf_gobi_jit(acq, key, x0, levels, group, lr, tol, n_groups: int, max_steps: int,
+                 patience: int, record: bool):
+  TRACE_COUNTS["lf_gobi"] += 1
+  opt = adahessian(lr)
+  lf = lambda x: legality_force(x, levels, group, n_groups)
+
+  def run(k, x_start):
+    x = lf(x_start)
+
+    def step(c, kk):
+      # c: current legal iterate x, its predecessor's value, optimiser state, stall count, best
+      x, v_prev, s, stall, bx, bv = c
+      v, g, hd = value_grad_and_hessian_diag(acq, x, kk)
+      v = jnp.where(jnp.isfinite(v), v, jnp.inf)
+      better = v < bv
+      bx, bv = jnp.where(better, x, bx), jnp.where(better, v, bv)
+      stall = jnp.where(jnp.abs(v - v_prev) < tol, stall + 1, 0)
+      g = jnp.where(jnp.isfinite(g), g, 0.0)
+      hd = jnp.where(jnp.isfinite(hd), hd, 0.0)
+      upd, s2 = opt.update(g, s, x, hessian_diag=hd)
+      active = stall <= patience
+      x2 = jnp.where(active, lf(optax.apply_updates(x, upd)), x)  # x <- x + (LF(x + dx) - x)
+      return (x2, v, s2, stall, bx, bv), (x2 if record else None)
+
+    init = (x, jnp.float32(jnp.inf), opt.init(x), jnp.int32(0), x, jnp.float32(jnp.inf))
+    (xl, _, _, _, bx, bv), its = jax.lax.scan(step, init, jax.random.split(k, max_steps))
+    vl = acq(xl)  # the last iterate was not yet evaluated
+    better = vl < bv
+    return jnp.where(better, xl, bx), jnp.where(better, vl, bv), its
+
+  keys = jax.random.split(key, x0.shape[0])
+  bx, bv, its = jax.vmap(run)(keys, x0)
+  if record:
+    its = jnp.swapaxes(its, 0, 1)
+  return bx, bv, its
+
+
+def lf_gobi(key, acq, x0, arrays: dict, lr: float = 0.05, max_steps: int = 40, tol: float = 1e-5,
+            patience: int = 5, record: bool = False) -> LFResult:
+  """Minimises ``acq`` from K starts with AdaHessian and legality forcing at every step.
+
+  Args:
+    key: PRNG key (Hutchinson probes).
+    acq: ``jax.tree_util.Partial`` ``f(x: float32[D]) -> scalar`` (minimised).
+    x0: float32[K, D] starting features (forced legal first).
+    arrays: :meth:`VectorEncoding.arrays` (``levels``, ``group``, ``n_groups``).
+    lr: AdaHessian learning rate (features in [0, 1]); max_steps, tol, patience: GOBI's rule.
+    record: also return every iterate float32[max_steps, K, D] (tests).
+
+  Returns:
+    :class:`LFResult`.
+  """
+  if not isinstance(acq, jax.tree_util.Partial):
+    acq = jax.tree_util.Partial(acq)
+  bx, bv, its = _lf_gobi_jit(acq, key, jnp.asarray(x0, jnp.float32),
+                             jnp.asarray(arrays["levels"]), jnp.asarray(arrays["group"]),
+                             jnp.float32(lr), jnp.float32(tol), int(arrays["n_groups"]),
+                             int(max_steps), int(patience), bool(record))
+  return LFResult(bx, bv, its)
