@@ -325,6 +325,8 @@ def simulate_one(table: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w, s_g
   buf_bits = (c["act_elems"] * c["B"] * _BITS * c["d_op"] + w_bits) * (c["w_elems"] + c["act_elems"] > 0)
   dur = jnp.maximum(jnp.where(c["comp"] > 0, c["comp"], op_len),
                     jnp.ceil(buf_bits / C.BUFFER_BITS_PER_CYCLE))
+  # ... but within the batch (the schedule does not stall on ports: energy stays inside the run)
+  dur = jnp.maximum(jnp.minimum(dur, cycles - per["start"]), 1.0)
   p_comp = op_dyn / jnp.maximum(dur, 1.0)
   comp_end = per["start"] + dur
   p_load = load_write / jnp.maximum(c["load"], 1.0)
