@@ -266,3 +266,57 @@ def test_projection_properties_hypothesis(cls):
     assert space.project(space.to_features(p)) == p
 
   check()
+
+
+@pytest.mark.parametrize("cls", [ElectorSpace, AccelBenchSpace])
+def test_projection_of_arbitrary_features_hypothesis(cls):
+  """Any feature vector, NaN and infinities included: a finite one projects to a valid, idempotent
+  point; a non-finite one is refused with SpaceError naming 'features' (never a silent point)."""
+  from hypothesis import given, settings, strategies as st
+  space = cls()
+  d = space.feature_dim
+
+  @settings(max_examples=80, deadline=None)
+  @given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=d, max_size=d))
+  def check(x):
+    x = np.asarray(x, np.float32)
+    if not np.all(np.isfinite(x)):
+      with pytest.raises(SpaceError, match="features"):
+        space.project(x)
+      return
+    p = space.project(x)
+    assert space.is_valid(p)
+    assert space.project(space.to_features(p)) == p
+
+  check()
+
+
+@pytest.mark.parametrize("cls,length", [(ElectorSpace, 12), (AccelBenchSpace, 13)])
+def test_decode_of_arbitrary_embeddings_hypothesis(cls, length):
+  """decode of any list of numbers (NaN, inf, fractions, out-of-range, wrong length) is either a
+  valid config whose encoding decodes to itself, or a SpaceError; embeddings drawn from the allowed
+  values round-trip exactly."""
+  from hypothesis import given, settings, strategies as st
+  space = cls()
+  sample = space.encode(space.sample(jax.random.key(0), 1)[0]).tolist()
+  values = [sorted({float(v) for v in col}) for col in zip(*[space.encode(p).tolist() for p in
+                                                               space.sample(jax.random.key(1), 200)])]
+  number = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 5000))
+
+  one_bad = st.tuples(st.integers(0, length - 1), number).map(
+      lambda ib: [ib[1] if i == ib[0] else x for i, x in enumerate(sample)])
+
+  @settings(max_examples=120, deadline=None)
+  @given(st.one_of(st.lists(number, min_size=0, max_size=length + 2), one_bad,
+                   st.lists(st.sampled_from([0, 1]), min_size=length, max_size=length).map(
+                       lambda mask: [s if m else v[0] for s, m, v in zip(sample, mask, values)])))
+  def check(e):
+    try:
+      c = space.decode(e)
+    except SpaceError:
+      return
+    assert space.is_valid(c)
+    assert space.decode(space.encode(c)) == c
+    assert [float(x) for x in space.encode(c)] == [float(x) for x in e]
+
+  check()

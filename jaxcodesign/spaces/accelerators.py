@@ -139,6 +139,11 @@ def _is_number(v: Any) -> bool:
   return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
+def _is_integral(v: Any) -> bool:
+  """A finite number with an integer value (NaN / inf / fractions / strings are not)."""
+  return _is_number(v) and bool(np.isfinite(float(v))) and float(v) == int(v)
+
+
 def _get(config: Mapping[str, Any], path: str) -> Any:
   node: Any = config
   for part in path.split("."):
@@ -505,7 +510,7 @@ class _AccelTranLike(_DiscreteAcceleratorSpace):
                        "lanes_per_pe, mac_per_lane, softmax_per_pe, batch_size, act_MB, wgt_MB, "
                        "mask_MB, mem_idx]")
     mem = e[11]
-    if not _is_number(mem) or float(mem) != int(mem) or not 0 <= int(mem) < len(MAIN_MEMORY_TABLE):
+    if not _is_integral(mem) or not 0 <= int(mem) < len(MAIN_MEMORY_TABLE):
       raise SpaceError("acc_embedding[11] (mem_idx)", mem, list(range(len(MAIN_MEMORY_TABLE))))
     mtype, banks, ranks, channels = MAIN_MEMORY_TABLE[int(mem)]
     config = {"tile": {"tile_b": e[0], "tile_x": e[1], "tile_y": e[2]},
@@ -616,6 +621,9 @@ class AccelBenchSpace(_DiscreteAcceleratorSpace):
     e = list(np.asarray(embedding).reshape(-1).tolist())
     if len(e) != 13:
       raise SpaceError("embedding", e, reason="expected 13 values")
+    for j in (11, 12):
+      if not _is_integral(e[j]):
+        raise SpaceError(f"embedding[{j}]", e[j], reason="an integer memory type / config index")
     t, k = int(e[11]), int(e[12])
     if not 0 <= t < len(MEMORY_TYPES):
       raise SpaceError("embedding[11] (mem_type)", t, [0, 1, 2])
