@@ -1,1 +1,15 @@
-"""jaxcodesign.impute."""
+"""jaxcodesign.impute: DINI, data imputation by neural inversion (Tuli & Jha, Sci. Rep. 2022).
+
+* :mod:`~jaxcodesign.impute.corrupt`: MCAR, MAR, MNAR, MPAR, MSAR masks from a PRNG key.
+* :mod:`~jaxcodesign.impute.dini`: the forward/reverse surrogates and the interleaved
+  training / inversion loop (:func:`fit_dini`, :func:`impute_new`, :func:`forward_predict`).
+* :class:`DINIImputer`: the scikit-learn transformer.
+* :mod:`~jaxcodesign.impute.data`: CSV I/O with missing cells and the six DINI fixture tables.
+"""
+
+from jaxcodesign.impute.corrupt import STRATEGIES, corrupt
+from jaxcodesign.impute.dini import DINIConfig, fit_dini, forward_predict, impute_new
+from jaxcodesign.impute.estimator import DINIImputer
+
+__all__ = ["STRATEGIES", "corrupt", "DINIConfig", "fit_dini", "impute_new", "forward_predict",
+           "DINIImputer"]
