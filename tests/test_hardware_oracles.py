@@ -84,6 +84,18 @@ def test_single_matmul_cycles_bytes_energy():
   # leakage: every module and buffer powered for the 19,572 cycles
   assert r["energy_leakage_j"] == pytest.approx(_edge_leakage_mw() / F * 19572 * 1e-9, rel=1e-5)
   assert r["latency_s"] == pytest.approx(19572 / 700e6, rel=1e-6)
+  # on-chip peak power: leakage + the op's dynamic power while it computes (2,048 cycles, every PE
+  # busy): 1,024 lanes x (lane 5.1955 + pre 0.2852968 + post 0.2613971 + FIFO 0.0563909 mW) + 64 PEs
+  # x (dataflow 11.3711 + DMA 0.0335287 mW); buffers over the op: activations 12,800 blocks x
+  # 0.079275099 x sqrt(4) nJ, weights read 2,560 x 0.0856588 x sqrt(8), masks 768 x 0.08200675;
+  # plus the buffer writes of the weight load (2,560 weight + 128 mask blocks over 17,524 cycles)
+  mac_mw = 1024 * (5.1955 + 0.2852968 + 0.2613971 + 0.0563909) + 64 * (11.3711 + 0.0335287)
+  buf_nj = 12800 * 0.079275099 * 2 + 2560 * 0.0856588 * math.sqrt(8) + 768 * 0.08200675
+  load_nj = 2560 * 0.0856588 * math.sqrt(8) + 128 * 0.08200675
+  peak_mw = _edge_leakage_mw() + mac_mw + buf_nj / 2048 * F + load_nj / 17524 * F
+  assert r["peak_power_w"] == pytest.approx(peak_mw / 1e3, rel=1e-4)
+  # main memory (off chip) is reported apart: its energy over the batch's latency
+  assert r["main_memory_power_w"] == pytest.approx(2688 * E_MM * 1e-9 / (19572 / 700e6), rel=1e-5)
   # activation / weight sparsity 0.5 each: density 0.25 -> 512 compute cycles, weights at 11 bits
   half = _run(_single(t, "l0.ff1"), 0.5, 0.5)
   assert half["cycles"] == math.ceil(65536 * 11 / BW) + 512

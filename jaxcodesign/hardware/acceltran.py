@@ -207,20 +207,6 @@ def _schedule(t, c, load):
   return span, per_op
 
 
-def _peak_interval_power(starts, ends, powers):
-  """Maximum over time of the summed power of intervals ``[start, end)`` (event sweep, O(k log k)).
-
-  Ends sort before starts at equal times (an op that ends as another starts does not overlap it).
-  """
-  length = jnp.maximum(ends - starts, 0.0)
-  p = jnp.where(length > 0, powers, 0.0)
-  times = jnp.concatenate([starts, ends])
-  delta = jnp.concatenate([p, -p])
-  is_start = jnp.concatenate([jnp.ones_like(starts), jnp.zeros_like(ends)])
-  order = jnp.lexsort((is_start, times))
-  return jnp.maximum(jnp.max(jnp.cumsum(delta[order])), 0.0)
-
-
 def _unit_powers(cfg):
   """Per-unit mW of one config: lane / softmax / LN (selected by area_power from mac_per_lane,
   non-linearity and tile_x) and the per-lane pre+post-sparsity sums (constants.py)."""
@@ -317,23 +303,29 @@ def simulate_one(table: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w, s_g
   e_mm = comps["main_memory"][0]
   latency = cycles / _F_HZ
   # ---- on-chip peak power: busy modules of the schedule at each instant + leakage ----
-  op_dyn = sum(op.values())  # mW * cycles spent during each op
-  # The schedule does not stall on buffer ports, so an op's buffer accesses are spread over at
-  # least the time the buffer port needs for them (370 GB/s = constants.BUFFER_BITS_PER_CYCLE,
-  # yaml:*_buffer.ddr_bandwidth); ops without compute (the embedding gather) over their streaming.
-  op_len = jnp.maximum(per["end"] - per["start"], 0.0)
-  buf_bits = (c["act_elems"] * c["B"] * _BITS * c["d_op"] + w_bits) * (c["w_elems"] + c["act_elems"] > 0)
-  dur = jnp.maximum(jnp.where(c["comp"] > 0, c["comp"], op_len),
-                    jnp.ceil(buf_bits / C.BUFFER_BITS_PER_CYCLE))
-  # ... but within the batch (the schedule does not stall on ports: energy stays inside the run)
-  dur = jnp.maximum(jnp.minimum(dur, cycles - per["start"]), 1.0)
-  p_comp = op_dyn / jnp.maximum(dur, 1.0)
-  comp_end = per["start"] + dur
-  p_load = load_write / jnp.maximum(c["load"], 1.0)
-  peak_dyn_mw = _peak_interval_power(
-      jnp.concatenate([per["start"], per["load_start"]]),
-      jnp.concatenate([comp_end, per["load_end"]]),
-      jnp.concatenate([p_comp, p_load]))
+  # Each op dissipates its dynamic energy over its interval [start, end). Its buffer accesses are
+  # spread over at least the time the buffer port needs for them (370 GB/s per buffer,
+  # constants.BUFFER_BITS_PER_CYCLE, yaml:*_buffer.ddr_bandwidth): buffer power never exceeds
+  # E_block x port rate. Ops on one resource never overlap and a layer-level op waits for every
+  # stream, so an op runs concurrently only with head ops of other streams of its layer
+  # (``table["overlap"]``); the DMA's buffer writes during weight loads (one load at a time) add at
+  # most their largest power.
+  op_len = jnp.maximum(per["end"] - per["start"], 1.0)
+  port = C.BUFFER_BITS_PER_CYCLE / blk  # blocks per cycle of one buffer port
+  buffers = ("activation_buffer", "weight_buffer", "mask_buffer")
+  caps = {"activation_buffer": e_act_blk * port, "weight_buffer": e_w_blk * port,
+          "mask_buffer": e_m_blk * port}
+  p_op = sum(v for k, v in op.items() if k not in buffers) / op_len
+  p_op = p_op + sum(jnp.minimum(op[k] / op_len, caps[k]) for k in buffers)
+  p_op = jnp.where(per["end"] > per["start"], p_op, 0.0)
+  ov = table["overlap"]
+  idx = jnp.maximum(ov, 0)
+  s_j, e_j = per["start"][idx], per["end"][idx]
+  on = (ov >= 0) & (s_j <= per["start"][:, None]) & (per["start"][:, None] < e_j)
+  concurrent = p_op + jnp.sum(jnp.where(on, p_op[idx], 0.0), axis=1)
+  p_load = jnp.minimum(load_write / jnp.maximum(c["load"], 1.0), caps["weight_buffer"] + caps[
+      "mask_buffer"])
+  peak_dyn_mw = jnp.max(concurrent) + jnp.max(p_load)
   leak_total_mw = sum(leak_mw.values())
   peak_w = (leak_total_mw + peak_dyn_mw) * 1e-3
   lat_safe = jnp.maximum(latency, 1e-30)

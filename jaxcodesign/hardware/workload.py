@@ -149,6 +149,10 @@ class OpTable:
       N token rows; in training also the embedding rows' update traffic).
     mm_elems: float32 batch-free elements moved to/from main memory, dense (optimiser traffic).
     saved_elems: float32 forward activations (per sequence) a backward op reads back.
+    overlap: int32 ``[bucket, K]``: for each op the other ops that can run at the same time (head
+      ops of other streams in the same layer; -1 padding; K a power of two, 1 when no layer has two
+      head groups). Ops on one resource never overlap and a layer-level op waits for every stream,
+      so these are the only concurrent compute intervals (used for the on-chip peak power).
     names: tuple of op names (length ``n_ops``).
     n_ops: number of real ops.
     seq_len: sequence length N.
@@ -184,6 +188,7 @@ class OpTable:
   gather_elems: np.ndarray
   mm_elems: np.ndarray
   saved_elems: np.ndarray
+  overlap: np.ndarray
   names: tuple
   n_ops: int
   seq_len: int
@@ -198,6 +203,7 @@ class OpTable:
   def arrays(self) -> dict[str, np.ndarray]:
     """The numeric arrays (``[bucket]`` each) plus scalar ``seq_len`` / ``batch_size`` for jit."""
     out = {f: getattr(self, f) for f in _FIELDS_INT + _FIELDS_FLOAT}
+    out["overlap"] = self.overlap
     out["seq_len"] = np.float32(self.seq_len)
     out["batch_size"] = np.float32(self.batch_size)
     out["training"] = np.float32(self.mode == "training")
@@ -215,6 +221,24 @@ class OpTable:
                    **{f: int(getattr(self, f)[i]) for f in ("stream", "join", "layer", "producer")},
                    **{f: float(getattr(self, f)[i]) for f in _FIELDS_FLOAT}})
     return rows
+
+
+def overlap_index(cols: dict, n_ops: int, size: int) -> np.ndarray:
+  """The ``overlap`` field of :class:`OpTable` (see there) from the table's columns."""
+  from jaxcodesign.padding import bucket_size
+  others: list[list[int]] = [[] for _ in range(size)]
+  for i in range(n_ops):
+    if cols["join"][i]:
+      continue
+    for j in range(n_ops):
+      if (j != i and not cols["join"][j] and cols["layer"][j] == cols["layer"][i]
+          and cols["stream"][j] != cols["stream"][i]):
+        others[i].append(j)
+  k = bucket_size(max((len(o) for o in others), default=0), 1)
+  out = np.full((size, k), -1, np.int32)
+  for i, o in enumerate(others):
+    out[i, : len(o)] = o
+  return out
 
 
 def bucket_for(n_ops: int) -> int:
@@ -493,6 +517,7 @@ def lower_transformer(model_dict: Mapping[str, Any], seq_len: int = DEFAULT_SEQ_
     cols[f] = a
   cols["count"][n_ops:] = 1.0
   cols["resource"][n_ops:] = RES_NONE
+  cols["overlap"] = overlap_index(cols, n_ops, size)
   return OpTable(**cols, names=tuple(r["name"] for r in b.rows), n_ops=n_ops, seq_len=n,
                  batch_size=0 if batch_size is None else int(batch_size),
                  embed_table_elems=embed_table_elems, mode=mode)
