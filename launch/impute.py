@@ -2,7 +2,8 @@
 
 Usage::
 
-  python -m launch.impute --data=IN.csv --output=OUT.csv [--outputs=1] [--seed=0] [--report=U.json]
+  python -m launch.impute --data=IN.csv --output=OUT.csv [--outputs=1] [--seed=0] [--report=U.json] \
+      [--rounds=12 --train_steps=200]
 
 ``IN.csv`` has a header row; missing cells are empty or ``NaN`` (also ``NA``, ``null``, ``?``). Every
 column must be numeric and have at least one observed cell, and at least one cell must be missing.
@@ -46,6 +47,8 @@ def define_flags():
   flags.DEFINE_integer("outputs", 1, "the last K columns are the forward surrogate's outputs")
   flags.DEFINE_integer("seed", 0, "PRNG seed")
   flags.DEFINE_string("report", None, "optional JSON file for the per-column uncertainty report")
+  flags.DEFINE_integer("rounds", 12, "maximum interleaved train/inversion rounds (DINIConfig.rounds)")
+  flags.DEFINE_integer("train_steps", 200, "surrogate training steps per round (DINIConfig.train_steps)")
 
 
 def _check_writable(path: str, field: str) -> pathlib.Path:
@@ -99,7 +102,8 @@ def main(argv):
 
   import jax
   from jaxcodesign.impute import dini
-  res = dini.fit_dini(jax.random.key(FLAGS.seed), x, FLAGS.outputs, dini.DINIConfig())
+  cfg = dini.DINIConfig(rounds=FLAGS.rounds, train_steps=FLAGS.train_steps)
+  res = dini.fit_dini(jax.random.key(FLAGS.seed), x, FLAGS.outputs, cfg)
   completed = np.where(miss, res.imputed, x)
   tables.write_csv(out, table, completed)
 

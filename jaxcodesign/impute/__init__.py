@@ -7,9 +7,10 @@
 * :mod:`~jaxcodesign.impute.data`: CSV I/O with missing cells and the six DINI fixture tables.
 """
 
-from jaxcodesign.impute.corrupt import STRATEGIES, corrupt
+from jaxcodesign.impute import corrupt, data, dini
+from jaxcodesign.impute.corrupt import STRATEGIES
 from jaxcodesign.impute.dini import DINIConfig, fit_dini, forward_predict, impute_new
 from jaxcodesign.impute.estimator import DINIImputer
 
-__all__ = ["STRATEGIES", "corrupt", "DINIConfig", "fit_dini", "impute_new", "forward_predict",
+__all__ = ["STRATEGIES", "corrupt", "data", "dini", "DINIConfig", "fit_dini", "impute_new", "forward_predict",
            "DINIImputer"]

@@ -76,27 +76,26 @@ def _standardise(x: np.ndarray) -> np.ndarray:
   return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
-def bisect_intercepts(logits: jax.Array, p: float, iters: int = 60) -> jax.Array:
+def bisect_intercepts(logits, p: float, iters: int = 60) -> np.ndarray:
   """Per-column intercepts ``b[j]`` with ``mean_i sigmoid(logits[i, j] + b[j]) = p``, by bisection.
 
   Args:
     logits: float ``[n, k]`` (one column per masked column).
     p: target mean probability in (0, 1).
-    iters: bisection steps on ``[-50, 50]`` (60 steps: resolution 1e-16, i.e. exact in float32).
+    iters: bisection steps on ``[-50, 50]`` (60 halvings: resolution below 1e-16).
 
   Returns:
-    float ``[k]`` intercepts (vmapped over columns: one bisection per column, NOT one over the matrix,
-    which was the original DINI code's trap).
+    float64 ``[k]`` intercepts: one bisection per column (vectorised), NOT one over the whole matrix,
+    which was the original DINI code's trap.
   """
-  def one(col):
-    def body(_, lohi):
-      lo, hi = lohi
-      mid = 0.5 * (lo + hi)
-      too_high = jnp.mean(jax.nn.sigmoid(col + mid)) > p
-      return jnp.where(too_high, lo, mid), jnp.where(too_high, mid, hi)
-    lo, hi = jax.lax.fori_loop(0, iters, body, (jnp.float32(-50.0), jnp.float32(50.0)))
-    return 0.5 * (lo + hi)
-  return jax.vmap(one, in_axes=1)(jnp.asarray(logits, jnp.float32))
+  logits = np.asarray(logits, np.float64)
+  lo = np.full(logits.shape[1], -50.0)
+  hi = np.full(logits.shape[1], 50.0)
+  for _ in range(iters):
+    mid = 0.5 * (lo + hi)
+    too_high = (1.0 / (1.0 + np.exp(-(logits + mid)))).mean(axis=0) > p
+    lo, hi = np.where(too_high, lo, mid), np.where(too_high, mid, hi)
+  return 0.5 * (lo + hi)
 
 
 def mcar_mask(key: jax.Array, shape: tuple[int, int], p: float) -> np.ndarray:
@@ -124,8 +123,8 @@ def mar_mask(key: jax.Array, x: np.ndarray, p: float) -> np.ndarray:
   sd = logits.std(axis=0)
   logits = logits / np.where(sd > 0, sd, 1.0)
   b = bisect_intercepts(logits, p)
-  prob = jax.nn.sigmoid(jnp.asarray(logits, jnp.float32) + b)
-  draw = np.asarray(jax.random.uniform(k_u, prob.shape) < prob)
+  prob = 1.0 / (1.0 + np.exp(-(logits + b)))
+  draw = np.asarray(jax.random.uniform(k_u, prob.shape, jnp.float32)) < prob
   mask = np.zeros((n, d), dtype=bool)
   mask[:, na_cols] = draw
   return mask
@@ -138,8 +137,8 @@ def mnar_mask(key: jax.Array, x: np.ndarray, p: float) -> np.ndarray:
   w = np.asarray(jax.random.normal(k_w, (d,)), np.float64)
   logits = _standardise(x) * w
   b = bisect_intercepts(logits, p)
-  prob = jax.nn.sigmoid(jnp.asarray(logits, jnp.float32) + b)
-  return np.asarray(jax.random.uniform(k_u, prob.shape) < prob)
+  prob = 1.0 / (1.0 + np.exp(-(logits + b)))
+  return np.asarray(jax.random.uniform(k_u, prob.shape, jnp.float32)) < prob
 
 
 def mpar_mask(key: jax.Array, shape: tuple[int, int], p: float, patch: int = 5) -> np.ndarray:

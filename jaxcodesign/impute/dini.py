@@ -46,7 +46,7 @@ import numpy as np
 import optax
 
 from jaxcodesign.errors import ConfigError, DataError, check_in
-from jaxcodesign.padding import bucket_size
+from jaxcodesign.padding import bucket_size, round_up
 
 COLUMN_TYPES = ("continuous", "binary", "ordinal", "categorical")
 INITS = ("iterative", "mean", "knn")
@@ -219,14 +219,37 @@ def decode(e: np.ndarray, schema: Schema) -> np.ndarray:
   return out
 
 
-def _block_matrix(schema: Schema) -> np.ndarray:
-  """``[width, n_blocks]`` membership of categorical features in their column's block (0 rows for
-  one-feature columns); at least one block column so shapes never vanish."""
+class _Layout(NamedTuple):
+  """Encoded features placed in a padded layout ``[x features | pad | y features | pad]`` whose
+  widths are rounded up to multiples of 8 and 4, so tables of similar width share compiled steps
+  (padding features are zero, never observed, never movable)."""
+  pos: np.ndarray        # [W] padded position of each encoded feature
+  dx: int                # padded input width
+  dy: int                # padded output width
+  is_cat: np.ndarray     # bool [dx + dy]
+  block: np.ndarray      # float32 [dx + dy, n_blocks >= 1] categorical block membership
+
+  def pad(self, e: np.ndarray, rows: int) -> np.ndarray:
+    out = np.zeros((rows, self.dx + self.dy), np.float32)
+    out[:e.shape[0], self.pos] = e
+    return out
+
+  def unpad(self, e_pad, n: int) -> np.ndarray:
+    return np.asarray(e_pad)[:n][:, self.pos]
+
+
+def _layout(schema: Schema) -> _Layout:
+  w_in = schema.n_enc_inputs
+  w_out = schema.width - w_in
+  dx, dy = round_up(max(w_in, 1), 8), round_up(max(w_out, 1), 4)
+  pos = np.concatenate([np.arange(w_in), dx + np.arange(w_out)]).astype(np.int32)
   cat_cols = [j for j, t in enumerate(schema.types) if t == "categorical"]
-  b = np.zeros((schema.width, max(1, len(cat_cols))), np.float32)
+  block = np.zeros((dx + dy, max(1, len(cat_cols))), np.float32)
   for c, j in enumerate(cat_cols):
-    b[schema.enc_cols == j, c] = 1.0
-  return b
+    block[pos[schema.enc_cols == j], c] = 1.0
+  is_cat = np.zeros(dx + dy, bool)
+  is_cat[pos] = schema.enc_level >= 0
+  return _Layout(pos, dx, dy, is_cat, block)
 
 
 # ----------------------------------------------------------------------------- jitted core
@@ -248,8 +271,6 @@ def _nets(st: _Static):
 def _activate(logits, is_cat, block):
   """Network outputs -> predictions in encoded space: identity for one-feature columns, softmax
   within each categorical block. Returns (pred, log_prob)."""
-  if block.shape[1] == 0:
-    return logits, logits
   m = jnp.max(jnp.where(is_cat, logits, -jnp.inf), axis=-1, keepdims=True)
   m = jnp.where(jnp.isfinite(m), m, 0.0)
   ex = jnp.exp(jnp.where(is_cat, logits - m, -jnp.inf))
@@ -292,11 +313,11 @@ def _optimizer(cfg: DINIConfig):
   return optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _train_loss(st, params, e, obs, row_w, is_cat, block, key):
+def _train_loss(st, params, e, obs, hid, row_w, is_cat, block, key):
   """Masked-denoising loss on observed cells: MSE (one-feature columns) + CE (categorical)."""
   k_m, k_d = jax.random.split(key)
   hide = (jax.random.uniform(k_m, e.shape) < st.cfg.context_mask) & (obs > 0)
-  ctx = jnp.where(obs > 0, hide, True).astype(e.dtype)      # missing cells are always hidden
+  ctx = jnp.where(hid > 0, True, hide).astype(e.dtype)      # missing cells are always hidden
   pred, logp = _apply(st, params, e, ctx, is_cat, block, k_d)
   # reverse-surrogate targets: hidden observed inputs; forward targets: all observed outputs
   tgt_w = obs * jnp.concatenate([ctx[:, :st.dx] * (obs[:, :st.dx] > 0),
@@ -307,12 +328,12 @@ def _train_loss(st, params, e, obs, row_w, is_cat, block, key):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _train_round(st: _Static, params, opt_state, e, obs, row_w, is_cat, block, key):
+def _train_round(st: _Static, params, opt_state, e, obs, hid, row_w, is_cat, block, key):
   opt = _optimizer(st.cfg)
 
   def step(carry, k):
     p, s = carry
-    loss, g = jax.value_and_grad(lambda q: _train_loss(st, q, e, obs, row_w, is_cat, block, k))(p)
+    loss, g = jax.value_and_grad(lambda q: _train_loss(st, q, e, obs, hid, row_w, is_cat, block, k))(p)
     upd, s = opt.update(g, s, p)
     return (optax.apply_updates(p, upd), s), loss
 
@@ -490,21 +511,14 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
   zh = np.where(hidden, np.nan, zn)
   fill0, init_model, col_mean = _init_fill(cfg, zh, seed)
 
-  st = _Static(cfg, schema.n_enc_inputs, schema.width - schema.n_enc_inputs)
-  is_cat = jnp.asarray(schema.enc_level >= 0)
-  block = jnp.asarray(_block_matrix(schema)) if any(t == "categorical" for t in types) \
-      else jnp.zeros((schema.width, 0), jnp.float32)
-  rows = bucket_size(n, 16)
-  pad = rows - n
-
-  def padr(a, v=0):
-    return np.pad(a, ((0, pad), (0, 0)), constant_values=v)
-
-  e0 = padr(encode(fill0, schema))
-  hid_e = padr(_enc_mask(hidden, schema).astype(np.float32), 0)
-  obs_e = 1.0 - hid_e
-  row_w = np.concatenate([np.ones(n), np.zeros(pad)]).astype(np.float32)
-  obs_e[n:] = 0.0
+  lay = _layout(schema)
+  st = _Static(cfg, lay.dx, lay.dy)
+  is_cat, block = jnp.asarray(lay.is_cat), jnp.asarray(lay.block)
+  rows = bucket_size(n, 64)
+  e0 = lay.pad(encode(fill0, schema), rows)
+  hid_e = lay.pad(_enc_mask(hidden, schema).astype(np.float32), rows)
+  obs_e = lay.pad(1.0 - _enc_mask(hidden, schema).astype(np.float32), rows)
+  row_w = (np.arange(rows) < n).astype(np.float32)
   params = _init_params(st, k_init)
   opt_state = _optimizer(cfg).init(params)
   e = jnp.asarray(e0)
@@ -514,16 +528,17 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
   def val_rmse(e_now):
     if not val.any():
       return 0.0
-    zd = decode(np.asarray(e_now)[:n], schema)
+    zd = decode(lay.unpad(e_now, n), schema)
     return float(np.sqrt(np.mean((zd[val] - zn[val]) ** 2)))
 
-  best = (val_rmse(e0), 0, np.asarray(e0), params)
+  best = (val_rmse(e0), 0, np.asarray(e0))
   history = [{"round": 0, "train_loss": float("nan"), "val_rmse": best[0]}]
   stale = 0
   std_now = np.zeros_like(e0)
   for r in range(1, cfg.rounds + 1):
     k_loop, k_t, k_s = jax.random.split(k_loop, 3)
-    params, opt_state, loss = _train_round(st, params, opt_state, e, obs_j, roww_j, is_cat, block, k_t)
+    params, opt_state, loss = _train_round(st, params, opt_state, e, obs_j, hid_j, roww_j, is_cat,
+                                           block, k_t)
     _, std = _mc_std(st, params, e, hid_j, is_cat, block, k_s)
     std_now = np.asarray(std)
     movable = _gate(std_now, hid_bool, min(1.0, r * cfg.impute_fraction)).astype(np.float32)
@@ -531,13 +546,15 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
     v = val_rmse(e)
     history.append({"round": r, "train_loss": float(loss), "val_rmse": v})
     if v < best[0] - 1e-6 or best[1] == 0 and not val.any():
-      best, stale = (v, r, np.asarray(e), params), 0
+      best, stale = (v, r, np.asarray(e)), 0
     else:
       stale += 1
       if stale >= cfg.patience:
         break
-  _, best_round, e_best, params = best
-  z_dini = decode(e_best[:n], schema)
+  # the imputation of the best validation round is kept; the surrogates keep all their training
+  # (they are fitted to observed cells only, so more training is not selected on the imputation)
+  _, best_round, e_best = best
+  z_dini = decode(lay.unpad(e_best, n), schema)
   alpha = 1.0
   if cfg.blend and val.any():
     errs = []
@@ -548,11 +565,7 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
   zb = _blend(z_dini, fill0, alpha, schema)
   out_n = np.where(miss, zb, zn)
   imputed = np.where(miss, out_n * span + lo, z)
-  std_cells = np.zeros((n, d))
-  for j in range(d):
-    ks = np.nonzero(schema.enc_cols == j)[0]
-    std_cells[:, j] = std_now[:n][:, ks].max(axis=1) * span[j]
-  std_cells = np.where(miss, std_cells, 0.0)
+  std_cells = np.where(miss, _cell_std(lay.unpad(std_now, n), schema) * span, 0.0)
   state = DINIState(params, st, schema, lo, span, alpha, init_model, col_mean, history)
   return DINIResult(imputed, std_cells, state)
 
@@ -584,13 +597,11 @@ def impute_new(state: DINIState, x, key: jax.Array | None = None) -> DINIResult:
   if not miss.any():
     return DINIResult(z.copy(), np.zeros_like(z), state)
   key = jax.random.key(0) if key is None else key
-  is_cat = jnp.asarray(schema.enc_level >= 0)
-  block = jnp.asarray(_block_matrix(schema)) if any(t == "categorical" for t in schema.types) \
-      else jnp.zeros((schema.width, 0), jnp.float32)
-  rows = bucket_size(n, 16)
-  pad = rows - n
-  e = jnp.asarray(np.pad(encode(fill0, schema), ((0, pad), (0, 0))))
-  hid = np.pad(_enc_mask(miss, schema).astype(np.float32), ((0, pad), (0, 0)))
+  lay = _layout(schema)
+  is_cat, block = jnp.asarray(lay.is_cat), jnp.asarray(lay.block)
+  rows = bucket_size(n, 64)
+  e = jnp.asarray(lay.pad(encode(fill0, schema), rows))
+  hid = lay.pad(_enc_mask(miss, schema).astype(np.float32), rows)
   hid_j = jnp.asarray(hid)
   std_now = np.zeros_like(hid)
   n_rounds = max(1, sum(1 for h in state.history if h["round"] > 0))
@@ -600,13 +611,18 @@ def impute_new(state: DINIState, x, key: jax.Array | None = None) -> DINIResult:
     std_now = np.asarray(std)
     movable = _gate(std_now, hid > 0, min(1.0, r * st.cfg.impute_fraction)).astype(np.float32)
     e = _invert_round(st, state.params, e, hid_j, jnp.asarray(movable), is_cat, block)
-  zb = _blend(decode(np.asarray(e)[:n], schema), fill0, state.alpha, schema)
+  zb = _blend(decode(lay.unpad(e, n), schema), fill0, state.alpha, schema)
   imputed = np.where(miss, zb * state.span + state.lo, z)
-  std_cells = np.zeros_like(z)
-  for j in range(d):
-    ks = np.nonzero(schema.enc_cols == j)[0]
-    std_cells[:, j] = std_now[:n][:, ks].max(axis=1) * state.span[j]
+  std_cells = _cell_std(lay.unpad(std_now, n), schema) * state.span
   return DINIResult(imputed, np.where(miss, std_cells, 0.0), state)
+
+
+def _cell_std(std_enc: np.ndarray, schema: Schema) -> np.ndarray:
+  """Per-cell std ``[n, d]`` from encoded stds (a categorical column: the max over its levels)."""
+  out = np.zeros((std_enc.shape[0], len(schema.types)))
+  for j in range(len(schema.types)):
+    out[:, j] = std_enc[:, schema.enc_cols == j].max(axis=1)
+  return out
 
 
 def forward_predict(state: DINIState, x_inputs) -> np.ndarray:
@@ -631,10 +647,9 @@ def forward_predict(state: DINIState, x_inputs) -> np.ndarray:
   d = len(schema.types)
   zn = np.zeros((xi.shape[0], d))
   zn[:, :d_in] = (xi - state.lo[:d_in]) / state.span[:d_in]
-  e = encode(zn, schema)
-  is_cat = jnp.asarray(schema.enc_level >= 0)
-  block = jnp.asarray(_block_matrix(schema)) if any(t == "categorical" for t in schema.types) \
-      else jnp.zeros((schema.width, 0), jnp.float32)
-  pred, _ = _apply(st, state.params, jnp.asarray(e), jnp.zeros_like(jnp.asarray(e)), is_cat, block)
-  zd = decode(np.asarray(pred), schema)
+  lay = _layout(schema)
+  e = jnp.asarray(lay.pad(encode(zn, schema), xi.shape[0]))
+  pred, _ = _apply(st, state.params, e, jnp.zeros_like(e), jnp.asarray(lay.is_cat),
+                   jnp.asarray(lay.block))
+  zd = decode(lay.unpad(pred, xi.shape[0]), schema)
   return zd[:, d_in:] * state.span[d_in:] + state.lo[d_in:]
