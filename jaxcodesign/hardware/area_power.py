@@ -1,6 +1,6 @@
 """Area and static power of the AccelTran (transformer) and AccelBench (CNN) accelerators.
 
-Formulas: specs/accelerator_area_power.md (and specs/acceltran_simulate_fast.md section 3 for the
+Formulas: docs/accelerator_model.md §10 area/power (and docs/accelerator_model.md §10 fast-model 3 for the
 bit-exact AccelTran area summation order). Constants: :mod:`jaxcodesign.hardware.constants`.
 
 Two flavours:
@@ -81,7 +81,7 @@ def acceltran_area_mm2(config: Mapping[str, Any], training: bool = False) -> flo
 
   Area = P * [L * (A_lane(M, nl) + A_pre + A_post + A_fifo (+ A_sr in training)) + S * A_sm(tile_x)
   + A_dataflow + A_dma + A_ln(tile_x)] + sum_b A_b(um^2/MB) * size_b(MB), / 1e6.
-  Source: specs/accelerator_area_power.md; loop order specs/acceltran_simulate_fast.md section 3
+  Source: docs/accelerator_model.md §10 area/power; loop order docs/accelerator_model.md §10 fast-model 3
   (config_tiny -> 54.06426665203198, config_base -> 1829.70). Raises SpaceError on missing fields or
   values without constants.
   """
@@ -114,7 +114,7 @@ def acceltran_module_power(config: Mapping[str, Any], training: bool = False) ->
   ``softmax`` P*S, ``layer_norm`` / ``dataflow`` / ``dma`` P (and ``stochastic_rounding`` P*L in
   training); buffers ``{activation,weight,mask}_buffer`` with count = size in MB, leakage mW/MB * MB
   and dynamic 0 (their energy is per access, see constants.ACCELTRAN_BUFFERS). mW totals assume every
-  unit active (dynamic) / powered (leakage). Source: specs/accelerator_area_power.md.
+  unit active (dynamic) / powered (leakage). Source: docs/accelerator_model.md §10 area/power.
   """
   p, lanes, s, lane, sm, ln = _acceltran_modules(config)
   mods = [("mac_lanes", lane, p * lanes), ("pre_sparsity", C.ACCELTRAN_PRE_SPARSITY, p * lanes),
@@ -135,7 +135,7 @@ def acceltran_module_power(config: Mapping[str, Any], training: bool = False) ->
 def acceltran_leakage_mw(config: Mapping[str, Any], training: bool = False) -> float:
   """Leakage power (mW) with every module powered, plus buffer leakage (mW/MB * MB).
 
-  Source: specs/accelerator_area_power.md (module leakages), constants.yaml buffer ``leakage``.
+  Source: docs/accelerator_model.md §10 area/power (module leakages), constants.yaml buffer ``leakage``.
   Note: the original power-gated idle modules; this is the all-on static power.
   """
   return float(sum(v["leakage_mw"] for v in acceltran_module_power(config, training).values()))
@@ -256,7 +256,7 @@ def accelbench_module_power(config: Mapping[str, Any],
   """Per-module totals of an AccelBench config: ``{module: {"count", "area_um2", "dynamic_mw",
   "leakage_mw"}}`` (module figure x count; PE = Pib*Pix*Piy, Lane = Pof*Pkx*Pky per PE), plus the
   three buffers (count = size MB; area and leakage scaled linearly from the FinCACTI reference,
-  dynamic 0). Source: specs/accelerator_area_power.md. Raises SpaceError / ConfigError.
+  dynamic 0). Source: docs/accelerator_model.md §10 area/power. Raises SpaceError / ConfigError.
   """
   pe, lane, pif = _accelbench_pe_lane(config)
   lane_k = _table(C.ACCELBENCH_LANE, (pif, accelbench_activation_key(activations)), "Pif")

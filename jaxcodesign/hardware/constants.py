@@ -5,8 +5,10 @@ each carries its source:
 
 - ``acceltran/constants/constants.yaml`` (the AccelTran repository's
   ``simulator/constants/constants.yaml``): key path given as ``yaml:<key.path>``.
-- ``specs/accelerator_area_power.md`` (the AccelBench / SPRING module table): ``spec:accelbench``.
-- Synthesis reports (Synopsys Design Compiler, 14 nm FinFET, 0.8 V, 700 MHz) under
+- the AccelBench / SPRING module table (CODEBench, Tuli et al., ACM TECS 2023; summarised in
+  ``docs/accelerator_model.md`` section 10, "area/power"): ``spec:accelbench``.
+- Synthesis reports of the AccelTran / AccelBench modules (Synopsys Design Compiler, 14 nm FinFET,
+  0.8 V, 700 MHz; AccelTran, Tuli & Jha, IEEE TCAD 2023, and CODEBench), kept as reference data under
   ``fixtures/synthesis_14nm/<module>/report_{area,power,timing}.txt`` and FinCACTI outputs
   ``fixtures/synthesis_14nm/fincacti_{activation,weight,mask}_buffer.txt``: ``synth:<path>``.
 
@@ -45,8 +47,8 @@ SPARSITY_ACTIVATION = 0.5  # yaml:sparsity.activation
 SPARSITY_WEIGHT = 0.5  # yaml:sparsity.weight
 SPARSITY_GRADIENT = 0.9  # yaml:sparsity.gradient (training only)
 OVERLAP_FACTOR = 0.8  # yaml:overlap_factor
-SEQ_LEN = 128  # specs/acceltran_simulate_fast.md 1.4 (hard-coded upstream)
-VOCAB_SIZE = 30522  # specs/acceltran_simulate_fast.md 1.4 (BERT WordPiece vocabulary)
+SEQ_LEN = 128  # docs/accelerator_model.md §10 fast-model 1.4 (hard-coded upstream)
+VOCAB_SIZE = 30522  # docs/accelerator_model.md §10 fast-model 1.4 (BERT WordPiece vocabulary)
 BLOCK_SIZE_BYTES = 64  # yaml:{weight,activation,mask}_buffer.block_size, yaml:main_memory.block_size
 FIFO_DEPTH = 32  # yaml:fifo.depth
 
@@ -145,8 +147,8 @@ ACCELTRAN_MAIN_MEMORY_ENERGY = {
 }
 
 # Link rates in GB/s (GB = 2**30 bytes). yaml:main_memory.ddr_bandwidth gives lb 25.6 (LPDDR3) and
-# hb 256; the original used mode "lb" for DRAM and "hb" for RRAM and HBM (specs/
-# acceltran_simulate_fast.md section 2). ASSUMPTION (no per-type figure in yaml or spec): RRAM and
+# hb 256; the original used mode "lb" for DRAM and "hb" for RRAM and HBM (docs/accelerator_model.md
+# §10 fast-model 2). ASSUMPTION (no per-type figure in yaml or spec): RRAM and
 # HBM both run at the "hb" 256 GB/s, DRAM at the "lb" 25.6 GB/s. On-chip buffers: 370 GB/s
 # (yaml:*_buffer.ddr_bandwidth).
 MAIN_MEMORY_MODE_GBPS = {"lb": 25.6, "hb": 256.0}
@@ -162,7 +164,7 @@ LEGACY_BANDWIDTH_BITS_PER_CYCLE = {"lb": 785.365, "hb": 7853.65, "buffer": 11350
 def gbps_to_bits_per_cycle(gbps: float, clock_mhz: float = CLOCK_MHZ) -> float:
   """Correct link rate in bits per clock cycle: ``gbps * 2**30 bytes * 8 bits / (clock_mhz * 1e6)``.
 
-  25.6 -> 314.146, 256 -> 3141.46, 370 -> 4540.39 at 700 MHz (specs/accelerator_area_power.md).
+  25.6 -> 314.146, 256 -> 3141.46, 370 -> 4540.39 at 700 MHz (docs/accelerator_model.md §10 area/power).
   """
   return gbps * float(2 ** 30) * 8.0 / (clock_mhz * 1e6)
 
@@ -250,7 +252,7 @@ def main_memory_figures(organisations, energy_table: str = "acceltran",
   return out
 
 # ---------------------------------------------------------------------------------------------------
-# AccelBench / SPRING (CNN accelerator) module table: spec:accelbench (specs/accelerator_area_power.md)
+# AccelBench / SPRING (CNN accelerator) module table: spec:accelbench (docs/accelerator_model.md §10 area/power)
 # with the synthesis reports named. Count multipliers: PE = Pib*Pix*Piy, Lane = Pof*Pkx*Pky per PE.
 
 ACCELBENCH_LANE = {

@@ -1,7 +1,7 @@
 """LEGACY MODE: TransCODE's analytical AccelTran simulator (``simulate_fast``), quirks included.
 
 Opt-in reproduction of ``jha-lab/acceltran`` ``simulator/src`` fast path as TransCODE calls it,
-following ``specs/acceltran_simulate_fast.md`` to the letter (section numbers below refer to it).
+following ``docs/accelerator_model.md §10 fast-model`` (TransCODE's simulate_fast; Tuli & Jha, IEEE TCAD 2023) to the letter (section numbers below refer to it).
 It reproduces the stored outputs of ``fixtures/transcode/simulate_fast_sample.json`` bit for bit.
 Do NOT use it as a hardware model: it keeps every documented quirk (spec section 7), among them
 the MatMul contraction tiles counted twice (Q1), non-linearity cost from a stale LayerNorm tile count

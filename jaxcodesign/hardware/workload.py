@@ -39,7 +39,7 @@ Per layer (FlexiBERT 2.0, Tuli et al. 2023, "FlexiBERT"; AccelTran, Tuli & Jha 2
   (B, N, h) x (h, h_next).
 
 Conventions fixed here (and where the legacy TransCODE model differs; see
-``/work/shared/specs/acceltran_simulate_fast.md`` section 7):
+``docs/accelerator_model.md §10 fast-model`` 7, summarising TransCODE's simulate_fast; Tuli & Jha, IEEE TCAD 2023):
 
 * weights carry NO batch dimension (legacy quirk Q8 multiplied weight traffic by B);
 * the contraction dimension is counted once (legacy Q1 counted it twice; that is the simulator's

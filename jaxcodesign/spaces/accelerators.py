@@ -6,7 +6,7 @@ fixture yaml files; nothing is read at run time):
 - AccelTran: ``acceltran/design_space/design_space.yaml`` (jha-lab/acceltran), 17,820,000 points.
 - ELECTOR: ``acceltran/design_space/design_space_elector.yaml`` (the space TransCODE passes to the
   simulator), 14,850,000 points. It differs from AccelTran only in the mask buffer (no 0.5 MB).
-- AccelBench: specs/accelerator_area_power.md, 228,433,920 points.
+- AccelBench: docs/accelerator_model.md §10 area/power, 228,433,920 points.
 
 Counting rule (reproduces all three published sizes): tied parameters count once
 (``tile_x == tile_y`` in AccelTran/ELECTOR, ``Pkx == Pky`` in AccelBench), the non-linearity is a free
@@ -23,7 +23,7 @@ Point formats (docs/ARCHITECTURE.md):
      "scheduler": {"compute_ops": {"tiled": True, "batch_size": pe // 4},
                    "memory_ops": {"tiled": False, "batch_size": 1}}}
 
-  ``mode`` is "lb" for DRAM, else "hb" (specs/acceltran_simulate_fast.md section 2).
+  ``mode`` is "lb" for DRAM, else "hb" (docs/accelerator_model.md §10 fast-model 2).
   ``loop_unrolling`` and ``scheduler`` are optional on input and filled in canonically.
 - AccelBench: flat ``{"Pib", "Pif", "Pix", "Piy", "Pof", "Pkx", "Pky", "batch_size",
   "activation_buffer_size", "weight_buffer_size", "mask_buffer_size",
@@ -59,7 +59,7 @@ import numpy as np
 from jaxcodesign.errors import ConfigError, SpaceError
 from jaxcodesign.spaces.base import DesignSpace, numpy_rng
 
-# The fixed main-memory table of the 12-value embedding (specs/acceltran_simulate_fast.md section 2;
+# The fixed main-memory table of the 12-value embedding (docs/accelerator_model.md §10 fast-model 2;
 # same (banks, ranks, channels) lists as design_space*.yaml main_memory_config and the AccelBench spec).
 MAIN_MEMORY_TABLE: tuple[tuple[str, int, int, int], ...] = (
     ("rram", 16, 2, 2), ("rram", 8, 2, 4), ("rram", 4, 2, 8), ("rram", 2, 2, 16),
@@ -70,7 +70,7 @@ MAIN_MEMORY_TABLE: tuple[tuple[str, int, int, int], ...] = (
 MEMORY_TYPES = ("rram", "dram", "hbm")
 
 # The ``main_memory.mode`` field of the AccelTran config format: "lb" for DRAM, "hb" for RRAM and HBM
-# (specs/acceltran_simulate_fast.md section 2; AccelTran's config_tiny/config_base yaml). It is part
+# (docs/accelerator_model.md §10 fast-model 2; AccelTran's config_tiny/config_base yaml). It is part
 # of the config format only: bandwidths and energies are hardware figures, looked up in
 # ``jaxcodesign.hardware.constants`` from the organisation this space emits.
 MEMORY_MODES = {"dram": "lb", "rram": "hb", "hbm": "hb"}
@@ -119,7 +119,7 @@ _ACCELTRAN_VALUES = {
 }
 _ELECTOR_VALUES = dict(_ACCELTRAN_VALUES, mask_buffer_size=(1, 2, 4, 8, 16))
 
-# Source: specs/accelerator_area_power.md (AccelBench / SPRING).
+# Source: docs/accelerator_model.md §10 area/power (AccelBench / SPRING).
 _ACCELBENCH_VALUES = {
     "Pib": (1, 2, 4),
     "Pif": (1, 16),
@@ -574,7 +574,7 @@ class ElectorSpace(_AccelTranLike):
 
 
 class AccelBenchSpace(_DiscreteAcceleratorSpace):
-  """AccelBench CNN-accelerator space (specs/accelerator_area_power.md): 228,433,920 points.
+  """AccelBench CNN-accelerator space (docs/accelerator_model.md §10 area/power): 228,433,920 points.
 
   PE = Pib*Pix*Piy, lanes per PE = Pof*Pkx*Pky, multipliers per lane Pif; Pky tied to Pkx.
   """
@@ -685,7 +685,7 @@ def _named() -> dict[str, dict]:
 NAMED_ACCELERATORS: dict[str, dict] = _named()
 
 
-# The SPRING point of AccelBench (specs/accelerator_area_power.md, "AccelBench / SPRING": area
+# The SPRING point of AccelBench (docs/accelerator_model.md §10 area/power, "AccelBench / SPRING": area
 # 230.06409445958403 mm^2, leakage 15,332.401 mW), used as the fixed CNN accelerator baseline.
 NAMED_ACCELBENCH: dict[str, dict] = {
     "spring": AccelBenchSpace().validate({
