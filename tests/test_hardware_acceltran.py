@@ -339,3 +339,41 @@ def test_legacy_passthrough(fixtures_dir):
   res = api.simulate_transformer(md, [EDGE], legacy=True)
   assert res == [simulate_fast(md, EDGE)]
   assert res[0]["cycles"] == 167596
+
+
+@pytest.mark.parametrize("md,field", [
+    ({"l": 2, "o": [["sa_sdp_64"] * 3] * 2, "h": [128, 128], "f": [[512]] * 2}, "head count"),
+    ({"l": 2, "o": [["sa_sdp_50"] * 2] * 2, "h": [100, 100], "f": [[512]] * 2}, "h\\[0\\]"),
+    ({"l": 2, "o": [["sa_sdp_32"] * 2] * 2, "h": [128, 128], "f": [[512]] * 2}, "d_head"),
+])
+def test_model_dicts_validated_against_flexibert2(md, field):
+  """3 heads, hidden 100 and a head dim other than hidden / heads are refused (SpaceError naming
+  the field), by the reference model, the array front end and the legacy model alike."""
+  with pytest.raises(SpaceError, match=field):
+    api.simulate_transformer(md, [EDGE])
+  with pytest.raises(SpaceError, match=field):
+    api.simulate_arrays(md, api.prepare_configs([EDGE]))
+  with pytest.raises(SpaceError, match=field):
+    api.simulate_transformer(md, [EDGE], legacy=True)
+
+
+def test_prepared_configs_and_arrays_match_dicts():
+  prepared = api.prepare_configs([EDGE, SERVER, EDGE])
+  assert prepared.kind == "transformer" and len(prepared) == 3
+  out = api.simulate_arrays("bert_tiny", prepared, sparsity=(0.5, 0.5))
+  rows = api.simulate_transformer("bert_tiny", [EDGE, SERVER, EDGE], sparsity=(0.5, 0.5))
+  assert set(api.RESULT_KEYS) <= set(out) and out["cycles"].dtype == np.int64
+  assert out["cycles"].tolist() == [r["cycles"] for r in rows]
+  assert out["fits_reticle"].tolist() == [True, False, True]
+  assert out["mode"].tolist() == ["inference"] * 3
+  # the default is dense: explicit zeros give the same result, AccelTran's 0.5 / 0.5 a faster one
+  dense = api.simulate_arrays("bert_tiny", prepared)
+  zeros = api.simulate_arrays("bert_tiny", prepared, sparsity=(0.0, 0.0))
+  assert dense["cycles"].tolist() == zeros["cycles"].tolist()
+  assert np.all(out["cycles"] < dense["cycles"])
+  with pytest.raises(ConfigError, match="kind"):
+    api.simulate_arrays("bert_tiny", prepared, kind="cnn")
+  with pytest.raises(ConfigError, match="reticle"):
+    api.simulate_arrays("bert_tiny", prepared, reticle_mm2=0)
+  # a larger reticle limit admits the Server
+  assert api.simulate_arrays("bert_tiny", prepared, reticle_mm2=2000)["fits_reticle"].all()
