@@ -25,8 +25,9 @@ power, reticle and roofline fields null: the legacy model has none) plus ``legac
 fixture's ``logs_fast``. A legacy pair that does not fit has ``fits: false`` and null metrics.
 
 ``--sweep=N`` samples N ELECTOR accelerators (uniform over allowed values, PRNG key ``--seed``) for one
-model and writes ``DIR/sweep_<model>.csv`` and ``DIR/sweep_<model>.png`` (left: latency vs energy
-coloured by area, the 3-objective latency/energy/area Pareto front of the fitting configs marked;
+model and writes ``DIR/sweep_<model>.csv`` and ``DIR/sweep_<model>.png`` (left: latency vs energy per
+inference coloured by area, the 3-objective latency/energy/area Pareto front (per inference) of the
+fitting configs marked;
 right: utilisation against the roofline: cycles vs the larger roofline bound, coloured by MAC
 utilisation, with the bound itself as the diagonal).
 
@@ -70,7 +71,7 @@ def define_flags():
 
 
 OUTPUT_KEYS = ("cycles", "latency_s", "latency_per_inference_s", "throughput_per_s", "energy_j",
-               "energy_dynamic_j", "energy_leakage_j", "main_memory_energy_j", "area_mm2",
+               "energy_per_inference_j", "energy_dynamic_j", "energy_leakage_j", "main_memory_energy_j", "area_mm2",
                "peak_power_w", "main_memory_power_w", "avg_power_w", "fits", "fits_reticle",
                "roofline_compute_cycles", "roofline_memory_cycles", "batch_size", "mode")
 
@@ -222,8 +223,9 @@ def run_sweep(model: dict, n: int, output_dir: str, seed: int, name: str, sparsi
   configs = space.sample(jax.random.key(seed), n)
   res = simulate_transformer(model, configs, sparsity=sparsity, seq_len=seq_len, mode=mode,
                              gradient_sparsity=gradient_sparsity)
-  lat = np.array([r["latency_s"] for r in res])
-  en = np.array([r["energy_j"] for r in res])
+  # per inference: accelerators of different batch sizes compare fairly
+  lat = np.array([r["latency_per_inference_s"] for r in res])
+  en = np.array([r["energy_per_inference_j"] for r in res])
   area = np.array([r["area_mm2"] for r in res])
   fits = np.array([r["fits"] for r in res])
   front = np.zeros(n, bool)
@@ -247,8 +249,8 @@ def run_sweep(model: dict, n: int, output_dir: str, seed: int, name: str, sparsi
   ax.scatter(lat[front] * 1e3, en[front] * 1e3, s=30, facecolors="none", edgecolors="red",
              label="Pareto (latency, energy, area)")
   fig.colorbar(sc, ax=ax, label="area (mm$^2$)")
-  ax.set(xscale="log", yscale="log", xlabel="latency per batch (ms, 700 MHz)",
-         ylabel="energy per batch (mJ)", title=f"{name}: {n} ELECTOR accelerators")
+  ax.set(xscale="log", yscale="log", xlabel="latency per inference (ms, 700 MHz)",
+         ylabel="energy per inference (mJ)", title=f"{name}: {n} ELECTOR accelerators ({mode})")
   ax.legend(loc="best", fontsize=8)
   # utilisation against the roofline: how far each design is from its bound
   cyc = np.array([r["cycles"] for r in res], np.float64)

@@ -87,7 +87,8 @@ def test_sweep_writes_csv_and_plot(tmp_path):
   assert sum(r["pareto"] == "True" for r in rows) == info["pareto"]
   assert os.path.getsize(info["png"]) > 1000
   # no Pareto point is dominated by a fitting config in (latency, energy, area)
-  pts = [(float(r["latency_s"]), float(r["energy_j"]), float(r["area_mm2"]), r["pareto"] == "True")
+  pts = [(float(r["latency_per_inference_s"]), float(r["energy_per_inference_j"]), float(r["area_mm2"]),
+          r["pareto"] == "True")
          for r in rows if r["fits"] == "True"]
   for a in pts:
     if a[3]:
