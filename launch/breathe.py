@@ -323,6 +323,10 @@ def enable_compilation_cache() -> str | None:
 def main(argv):
   del argv
   out = _check_output(FLAGS.output)
+  # one thread for XLA's CPU client (set before JAX starts): the rounds are small, and a busy
+  # multi-threaded client burnt 10x the CPU time spinning on a shared two-core machine
+  os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                        "intra_op_parallelism_threads=1")
   enable_compilation_cache()
   problem = load_problem(FLAGS.problem)
   if FLAGS.budget < 1:

@@ -66,3 +66,46 @@ def test_hypervolume_maximisation_and_errors():
     pareto.hypervolume(front, [1.0, 2.0, 3.0])
   with pytest.raises(ConfigError, match="minimise"):
     pareto.pareto_mask(front, [True])
+
+
+def test_hypervolume_of_a_quarter_circle_matches_the_analytic_area():
+  # independent value: the region dominated by the unit quarter circle inside [0, 1.1]^2 is
+  # 1.1^2 - pi/4 (DTLZ2's maximum hypervolume); a dense front approaches it from below.
+  t = np.linspace(0, np.pi / 2, 20001)
+  front = np.stack([np.cos(t), np.sin(t)], 1)
+  hv = pareto.hypervolume(front, [1.1, 1.1])
+  assert hv < 1.21 - np.pi / 4
+  assert hv == pytest.approx(1.21 - np.pi / 4, rel=1e-4)
+
+
+def test_hypervolume_of_boxes_in_4d_by_inclusion_exclusion():
+  # two points: HV = vol(a) + vol(b) - vol(max(a, b)) against the reference (hand formula)
+  a, b, r = np.array([1.0, 2, 3, 1]), np.array([2.0, 1, 1, 3]), np.full(4, 4.0)
+  vol = lambda p: float(np.prod(r - p))
+  assert pareto.hypervolume(np.stack([a, b]), r) == pytest.approx(vol(a) + vol(b) - vol(np.maximum(a, b)))
+
+
+def test_feasible_mask_and_trace():
+  g = np.array([[-1.0, 0.0], [0.5, -1.0], [np.nan, -1.0], [-2.0, -3.0]])
+  assert pareto.feasible_mask(g).tolist() == [True, False, False, True]
+  assert pareto.feasible_mask(None, 3).tolist() == [True] * 3
+  f = np.array([[3.0, 1.0], [0.0, 0.0], [1.0, 3.0], [2.0, 2.0]])
+  trace = pareto.hypervolume_trace(f, [4.0, 4.0], pareto.feasible_mask(g))
+  # rows 1 and 2 (0-based) are infeasible and never count. By hand against (4, 4):
+  # HV({[3,1]}) = 1 * 3 = 3; HV({[3,1], [2,2]}) = 3 + (3 - 2) * (4 - 2) = 5
+  np.testing.assert_allclose(trace, [3.0, 3.0, 3.0, 5.0])
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_nondominated_boxes_partition_the_complement_and_give_exact_hvi(m):
+  rng = np.random.default_rng(m)
+  pts = rng.uniform(0, 1, size=(9, m))
+  r = np.full(m, 1.2)
+  lo, up = pareto.nondominated_boxes(pts, r, lower=0.0)
+  assert np.all(up > lo)
+  # the boxes and the dominated region tile [0, r]: volumes add up
+  assert np.prod(up - lo, 1).sum() + pareto.hypervolume(pts, r) == pytest.approx(1.2 ** m)
+  for y in rng.uniform(0, 1.2, size=(5, m)):
+    hvi = np.prod(np.clip(up - np.maximum(y, lo), 0, None), 1).sum()
+    ref = pareto.hypervolume(np.vstack([pts, y]), r) - pareto.hypervolume(pts, r)
+    assert hvi == pytest.approx(ref, abs=1e-12)

@@ -13,7 +13,6 @@ rule). The returned point of each restart is its best iterate (all iterates are 
 from __future__ import annotations
 
 import collections
-import functools
 from typing import NamedTuple
 
 import jax
@@ -35,8 +34,10 @@ class LFResult(NamedTuple):
   iterates: jax.Array | None  # float32[T, K, D] every iterate (record=True) else None
 
 
-@functools.partial(jax.jit, static_argnames=("n_groups", "max_steps", "patience", "record"))
-def _lf_gobi_jit(acq, key, x0, levels, group, lr, tol, n_groups: int, max_steps: int,
+_STATIC = ("n_groups", "max_steps", "patience", "record")
+
+
+def _lf_gobi_impl(acq, key, x0, levels, group, lr, tol, n_groups: int, max_steps: int,
                  patience: int, record: bool):
   TRACE_COUNTS["lf_gobi"] += 1
   opt = adahessian(lr)
@@ -71,6 +72,9 @@ def _lf_gobi_jit(acq, key, x0, levels, group, lr, tol, n_groups: int, max_steps:
   if record:
     its = jnp.swapaxes(its, 0, 1)
   return bx, bv, its
+
+
+_lf_gobi_jit = jax.jit(_lf_gobi_impl, static_argnames=_STATIC)
 
 
 def lf_gobi(key, acq, x0, arrays: dict, lr: float = 0.05, max_steps: int = 40, tol: float = 1e-5,

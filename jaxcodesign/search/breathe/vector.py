@@ -135,7 +135,7 @@ def _is_new(f: np.ndarray, seen: np.ndarray) -> bool:
 
 def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
             constraints: np.ndarray, ref_point: Sequence[float], config: BreatheConfig,
-            gp_init: GPParams | None = None) -> tuple[np.ndarray, GPParams, dict]:
+            gp_init: GPParams | None = None, rows: int = 16) -> tuple[np.ndarray, GPParams, dict]:
   """One V-BREATHE round: ``config.q`` new legal features from the data so far.
 
   Args:
@@ -145,6 +145,8 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
       constraints: float[n, k] (feasible when all <= 0; k may be 0).
     ref_point: float[m] hypervolume reference point.
     gp_init: hyperparameters of the previous round (warm start) or None (cold start).
+    rows: smallest padded dataset size (the driver passes the budget's bucket, so that one run
+      compiles the surrogate and the optimiser once).
 
   Returns:
     (features float32[q, D], the fitted GP hyperparameters, info dict with timings).
@@ -157,7 +159,7 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
   y = np.concatenate([f, g], 1)
   warm = gp_init is not None and gp_init.log_ls.shape == (y.shape[1], x.shape[1])
   gp = fit_gp(x, y, init=gp_init if warm else None,
-              steps=config.gp_steps_warm if warm else config.gp_steps_cold)
+              steps=config.gp_steps_warm if warm else config.gp_steps_cold, min_bucket=rows)
   t_fit = time.process_time() - t0
   feas = feasible_mask(g, f.shape[0])
   front = f[feas]
@@ -171,7 +173,8 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
   out = []
   for j in range(config.q):
     acq = make_acquisition(config.acquisition, gp, m, front, np.asarray(ref_point),
-                           bool(feas.any()), key=jax.random.fold_in(ka, j), beta=config.beta)
+                           bool(feas.any()), key=jax.random.fold_in(ka, j), beta=config.beta,
+                           min_boxes=128 if m == 2 else 512)
     vals = np.asarray(_screen(acq, cands))
     vals = np.where(np.isfinite(vals), vals, np.inf)
     order = np.argsort(vals, kind="stable")
@@ -244,7 +247,7 @@ class Breathe:
     key = jax.random.fold_in(jax.random.key(self.seed), self.n)
     feats, self.gp_params, self.last_info = propose(
         key, self.enc, np.stack(self.x), np.stack(self.f), np.stack(self.g), self.ref, self.config,
-        self.gp_params)
+        self.gp_params, rows=bucket_size(self.budget, 16))
     return feats[: self.budget - self.n]
 
   def tell(self, features, objectives, constraints=()):

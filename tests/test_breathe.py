@@ -1,0 +1,182 @@
+"""V-BREATHE: legality forcing, GOBI iterates, constraints, resume, recompiles, and a quality check."""
+
+import json
+
+import chex
+import hypothesis.strategies as st
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from jaxcodesign.errors import ConfigError
+from jaxcodesign.search.breathe import (Breathe, BreatheConfig, encoding_from_bounds,
+                                        encoding_from_space, legality_force, minimise)
+from jaxcodesign.search.breathe import optimiser
+from jaxcodesign.search.breathe.acquisition import make_acquisition
+from jaxcodesign.search.breathe.gp import fit_gp, gp_predict
+from jaxcodesign.search.breathe.vector import initial_design
+from jaxcodesign.search import pareto
+from jaxcodesign.spaces.generic import BoxSpace, CategoricalSpace, IntegerSpace, ProductSpace
+
+
+def _space():
+  return ProductSpace({"a": BoxSpace([0.0, -1.0], [1.0, 1.0]), "n": IntegerSpace([0, 2], [4, 3]),
+                       "c": CategoricalSpace(["relu", "gelu", "silu"])})
+
+
+def _is_legal(enc, f):
+  """Independent legality check of a feature vector (not via legality_force)."""
+  f = np.asarray(f, np.float64)
+  for v, kind in enumerate(enc.kind):
+    a, b = enc.offsets[v], enc.offsets[v + 1]
+    seg = f[a:b]
+    if np.any(seg < 0) or np.any(seg > 1):
+      return False
+    if kind == "integer":
+      span = enc.upper[v] - enc.lower[v]
+      if abs(seg[0] * span - round(seg[0] * span)) > 1e-5:
+        return False
+    if kind == "categorical" and not (np.sum(seg == 1.0) == 1 and np.sum(seg == 0.0) == b - a - 1):
+      return False
+  return True
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-3, 3, allow_nan=False, width=32), min_size=7, max_size=7))
+def test_legality_force_maps_everything_to_legal_points_and_is_idempotent(values):
+  enc = encoding_from_space(_space())
+  assert enc.feature_dim == 7
+  arr = enc.arrays()
+  f = np.asarray(legality_force(jnp.asarray(values, jnp.float32), **arr))
+  assert _is_legal(enc, f)
+  np.testing.assert_array_equal(np.asarray(legality_force(jnp.asarray(f), **arr)), f)
+  np.testing.assert_array_equal(enc.force_numpy(values), f)  # the NumPy twin agrees
+  point = enc.decode(f)  # the space's own projection accepts it
+  assert _space().validate(point) == point
+  np.testing.assert_allclose(enc.encode(point), f, atol=1e-6)
+
+
+def test_every_gobi_iterate_is_legal():
+  enc = encoding_from_space(_space())
+  target = jnp.asarray([0.3, 0.8, 0.6, 0.2, 0.1, 0.9, 0.4])
+  acq = jax.tree_util.Partial(lambda t, x: jnp.sum((x - t) ** 2) + jnp.sin(9 * x).sum(), target)
+  x0 = np.random.default_rng(0).uniform(-0.5, 1.5, size=(4, 7)).astype(np.float32)
+  res = optimiser.lf_gobi(jax.random.key(0), acq, x0, enc.arrays(), lr=0.2, max_steps=25,
+                          record=True)
+  its = np.asarray(res.iterates)
+  assert its.shape == (25, 4, 7)  # [steps, restarts, D]
+  assert all(_is_legal(enc, it) for it in its.reshape(-1, 7))
+  assert all(_is_legal(enc, x) for x in np.asarray(res.x))
+  # the best iterate is no worse than the (legalised) start
+  starts = np.asarray(jax.vmap(lambda v: legality_force(v, **enc.arrays()))(jnp.asarray(x0)))
+  assert np.all(np.asarray(res.value) <= np.asarray(jax.vmap(acq)(jnp.asarray(starts))) + 1e-6)
+
+
+def test_gp_interpolates_and_knows_its_uncertainty():
+  rng = np.random.default_rng(1)
+  x = rng.uniform(0, 1, (20, 2))
+  y = np.stack([np.sin(6 * x[:, 0]) + x[:, 1], x[:, 0] ** 2], 1)
+  gp = fit_gp(x, y, steps=100)
+  mu, sd = (np.asarray(a) for a in gp_predict(gp, x))
+  np.testing.assert_allclose(mu, y, atol=0.05)
+  far = np.asarray(gp_predict(gp, np.array([[3.0, 3.0]]))[1])
+  assert np.all(far > 5 * sd.mean(0))  # far from the data the posterior reverts to the prior
+
+
+def test_acquisitions_do_not_recompile_across_rounds():
+  enc = encoding_from_bounds([[0, 1]] * 3)
+  impl = jax.jit(chex.assert_max_traces(optimiser._lf_gobi_impl, n=1),
+                 static_argnames=optimiser._STATIC)
+  rng = np.random.default_rng(2)
+  x = rng.uniform(0, 1, (6, 3)).astype(np.float32)
+  for r in range(3):  # three rounds: more data (same bucket), a new front, new hyperparameters
+    x = np.vstack([x, rng.uniform(0, 1, (1, 3)).astype(np.float32)])
+    f = np.stack([x[:, 0], 1 - np.sqrt(x[:, 0]) + x[:, 1:].sum(1)], 1)
+    gp = fit_gp(x, f, min_bucket=16)
+    acq = make_acquisition("ehvi", gp, 2, f[pareto.pareto_mask(f)], np.array([1.5, 3.0]), True)
+    arr = enc.arrays()
+    impl(acq, jax.random.key(r), jnp.asarray(x[:4]), jnp.asarray(arr["levels"]),
+         jnp.asarray(arr["group"]), jnp.float32(0.05), jnp.float32(1e-5), n_groups=0, max_steps=5,
+         patience=5, record=False)
+
+
+def _toy(x):
+  x = np.asarray(x, np.float64)
+  return np.array([x[0], 1 - np.sqrt(x[0]) + 2 * x[1] + x[2]]), np.array([0.8 - x[1] - x[2]])
+
+
+def test_constraints_steer_the_search_into_a_small_feasible_region():
+  # feasible only when x1 + x2 >= 0.8 (18 % of the cube); after the Sobol start BREATHE's
+  # proposals should be feasible far more often than random ones
+  enc = encoding_from_bounds([[0, 1]] * 3)
+  drv = minimise(lambda f: _toy(f), enc, [1.5, 6.0], budget=16, seed=0,
+                 config=BreatheConfig(n_init=6, gobi_steps=15))
+  g = np.stack(drv.g)[6:, 0]
+  assert np.mean(g <= 0) >= 0.7
+  feas = pareto.feasible_mask(np.stack(drv.g))
+  # constraints are outputs: feasibility is decided by the measured values only
+  np.testing.assert_array_equal(feas, np.stack(drv.g)[:, 0] <= 0)
+
+
+def test_breathe_beats_sobol_random_at_equal_budget():
+  from jaxcodesign.problems import evaluate_batch, get_problem
+  p = get_problem("zdt1", dim=3)
+  enc = encoding_from_bounds(p.bounds)
+  ev = lambda f: (evaluate_batch(p, [f])[0][0], np.zeros(0))
+  drv = minimise(ev, enc, p.ref_point, budget=20, seed=0, config=BreatheConfig(gobi_steps=15))
+  hv = pareto.hypervolume(np.stack(drv.f), p.ref_point)
+  rnd = [pareto.hypervolume(evaluate_batch(p, initial_design(s, enc, 20))[0], p.ref_point)
+         for s in range(5)]
+  assert hv > max(rnd)
+  assert hv <= p.max_hv
+
+
+def test_launcher_resume_after_kill_is_identical(tmp_path):
+  from launch import breathe as L
+  prob = tmp_path / "prob.py"
+  prob.write_text("bounds = [[0, 1], [0, 1], [0, 4]]\nref_point = [1.5, 6.0]\nintegers = [2]\n"
+                  "def evaluate(x):\n  return [x[0], 1 - x[0] ** 0.5 + 2 * x[1] + 0.3 * x[2]]\n"
+                  "def constraints(x):\n  return [0.3 - x[1] - x[0]]\n")
+  problem = L.load_problem(str(prob))
+  kw = dict(budget=11, seed=3, q=2, n_init=5, plots=False)
+  full = L.run(problem, output=tmp_path / "full.json", workdir=tmp_path / "w1", **kw)
+  with pytest.raises(KeyboardInterrupt):
+    L.run(problem, output=tmp_path / "part.json", workdir=tmp_path / "w2", stop_after=6, **kw)
+  assert len(json.loads((tmp_path / "w2" / "state.json").read_text())["evaluations"]) == 6
+  resumed = L.run(problem, output=tmp_path / "part.json", workdir=tmp_path / "w2", **kw)
+  assert resumed["evaluations"] == full["evaluations"]
+  assert len(full["evaluations"]) == 11
+  for e in full["evaluations"]:
+    assert float(e["x"][2]).is_integer() and 0 <= e["x"][2] <= 4
+    assert e["feasible"] == (0.3 - e["x"][1] - e["x"][0] <= 0)
+  on_disk = json.loads((tmp_path / "full.json").read_text())
+  assert on_disk["hv_trace"] == sorted(on_disk["hv_trace"])  # monotone
+  assert all(on_disk["evaluations"][p["index"]]["feasible"] for p in on_disk["pareto_set"])
+  with pytest.raises(ConfigError, match="different settings"):
+    L.run(problem, output=tmp_path / "x.json", workdir=tmp_path / "w2", **dict(kw, seed=4))
+
+
+def test_problem_file_validation(tmp_path):
+  from launch import breathe as L
+  cases = {
+      "ref_point = [1]\ndef evaluate(x): return [0]\n": "missing field 'bounds'",
+      "bounds = [[0, 1, 2]]\nref_point = [1]\ndef evaluate(x): return [0]\n": "bounds",
+      "bounds = [[1, 0]]\nref_point = [1]\ndef evaluate(x): return [0]\n": "low > high",
+      "bounds = [[0, 1]]\nref_point = [1]\nintegers = [3]\ndef evaluate(x): return [0]\n": "integers",
+  }
+  for i, (text, msg) in enumerate(cases.items()):
+    f = tmp_path / f"p{i}.py"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=msg):
+      L.load_problem(str(f))
+  f = tmp_path / "nan.py"
+  f.write_text("bounds = [[0, 1]]\nref_point = [1, 1]\ndef evaluate(x): return [0.0, float('nan')]\n")
+  with pytest.raises(ConfigError, match="NaN"):
+    L.load_problem(str(f)).evaluate(np.array([0.5]))
+  f.write_text("bounds = [[0, 1]]\nref_point = [1, 1]\ndef evaluate(x): return [0.0]\n")
+  with pytest.raises(ConfigError, match="returned 1 values; expected 2"):
+    L.load_problem(str(f)).evaluate(np.array([0.5]))
+  with pytest.raises(ConfigError, match="budget"):
+    Breathe(encoding_from_bounds([[0, 1]]), [1.0], budget=0, seed=0)
