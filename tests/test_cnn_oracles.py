@@ -283,3 +283,31 @@ def test_modes_reticle_and_errors():
   with pytest.raises(ConfigError, match="input_shape"):
     A.simulate_cnn({"modules": []}, [SPRING])
   assert isinstance(A.simulate_cnn(None, [SPRING], op_table=t)[0]["cycles"], int)
+
+
+def test_sub_cycle_load_delays_the_op():
+  """A ReLU on 4 elements: its input load (4 x 21 bits, 0.43 cycles) precedes its one cycle of work."""
+  r = link(SMALL)
+  out = one(W.lower_layers([row("relu", 1, 2, out_c=1)]), SMALL)
+  assert out["compute_cycles"] == 1  # ceil(4 / (4 PEs x 18 lanes))
+  assert out["cycles"] == pytest.approx(4 * 21 / r + 1, rel=1e-6)
+  assert out["roofline_memory_cycles"] == pytest.approx(8 * 21 / r, rel=1e-6)
+
+
+def test_sparsity_forms_scale_the_contraction():
+  """Single conv (Cg = 3): Cg_eff = max(1, ceil(3 (1-s_a)(1-s_w))) channels per lane pass."""
+  t = W.lower_layers([conv_row(3, 4, 7, 3)])
+  arr = A.cnn_config_arrays([SMALL, SMALL])
+  cyc = lambda sp: np.asarray(A.simulate_cnn_arrays(t, arr, sp)["compute_cycles"]).tolist()
+  per_tile = 2 * 3 * 3  # ceil(4/2) * ceil(5/2)^2
+  assert cyc(None) == [3 * per_tile] * 2
+  assert cyc(0.5) == [1 * per_tile] * 2  # ceil(0.75) = 1
+  assert cyc((0.5, 0.0)) == [2 * per_tile] * 2  # ceil(1.5) = 2
+  assert cyc({"weight": [0.0, 0.7]}) == [3 * per_tile, 1 * per_tile]  # ceil(0.9) = 1
+  assert cyc({"activation": 1.0, "weight": 1.0}) == [per_tile] * 2  # never below one pass
+  with pytest.raises(ConfigError, match="sparsity"):
+    A.sparsity_arrays({"activation": [0.1, 0.2, 0.3]}, 2)
+  with pytest.raises(ConfigError, match="sparsity"):
+    A.sparsity_arrays("dense", 2)
+  with pytest.raises(ConfigError, match="sparsity.weight"):
+    A.sparsity_arrays({"weight": -0.1}, 2)
