@@ -61,6 +61,9 @@ def define_flags():
   flags.DEFINE_enum("acquisition", "ehvi", ["ehvi", "hvs_ucb"], "acquisition function")
   flags.DEFINE_bool("plots", True, "write OUT_front.png and OUT_hv.png")
   flags.DEFINE_bool("progress", True, "show a progress bar")
+  flags.DEFINE_enum("backend", "local", ["local", "ray"], "where evaluate(x) runs: local | ray (the "
+                    "q points of a round as concurrent Ray tasks, retried, journaled in --workdir)")
+  flags.DEFINE_string("ray_address", "", "Ray cluster for --backend=ray ('' = local instance)")
 
 
 class LoadedProblem:
@@ -255,6 +258,8 @@ def run(problem: LoadedProblem, budget: int, seed: int, output: pathlib.Path,
       if not pending:
         pending = list(drv.ask())
         checkpoint()
+      if hasattr(problem.evaluate, "prefetch"):  # --backend=ray: the round's points concurrently
+        problem.evaluate.prefetch([np.asarray(enc.decode(p), np.float64) for p in pending])
       feat = pending[0]
       x = np.asarray(enc.decode(feat), np.float64)
       obj, con = problem.evaluate(x)
@@ -332,6 +337,9 @@ def main(argv):
   if FLAGS.budget < 1:
     raise ConfigError(f"invalid value for --budget: {FLAGS.budget}; allowed: >= 1")
   workdir = pathlib.Path(FLAGS.workdir) if FLAGS.workdir else None
+  if FLAGS.backend == "ray":
+    from jaxcodesign.distributed.ray_backend import remote_problem
+    problem = remote_problem(problem, "ray", address=FLAGS.ray_address, workdir=workdir)
   res = run(problem, FLAGS.budget, FLAGS.seed, out, workdir, FLAGS.q, FLAGS.acquisition,
             FLAGS.n_init, FLAGS.plots, FLAGS.progress)
   gap = res.get("log10_hv_gap")

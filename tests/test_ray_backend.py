@@ -165,3 +165,15 @@ def test_killed_driver_resumes_without_repeating(ray_cluster, tmp_path):
   assert all(fn.invocations(i) == 1 for i in finished)
   assert rep["out"] == RB.LocalEvaluator(FixedCostEvaluation(0.0)).evaluate(_points(n))
   assert len(J.Journal(journal, {"cost": 1.0})) == n
+
+
+def test_breathe_rounds_on_ray_equal_local(ray_cluster, tmp_path):
+  from launch import breathe
+  prob = breathe.load_problem("branin_currin")
+  kw = dict(budget=4, seed=0, q=2, plots=False, progress=False)
+  local = breathe.run(prob, output=tmp_path / "local.json", **kw)
+  from jaxcodesign.distributed.ray_backend import remote_problem
+  rp = remote_problem(prob, "ray", address=ray_cluster, workdir=tmp_path / "w")
+  res = breathe.run(rp, output=tmp_path / "ray.json", workdir=tmp_path / "w", **kw)
+  assert res["evaluations"] == local["evaluations"] and res["hypervolume"] == local["hypervolume"]
+  assert len(J.Journal(tmp_path / "w" / "ray_journal.jsonl")) == 4  # every point journaled

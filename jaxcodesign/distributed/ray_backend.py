@@ -36,7 +36,7 @@ from jaxcodesign.distributed.journal import Journal
 from jaxcodesign.errors import ConfigError
 
 __all__ = ["FAILED", "is_failed", "failure", "init_ray", "LocalEvaluator", "RayEvaluator",
-           "make_evaluator", "BACKENDS"]
+           "make_evaluator", "BACKENDS", "PrefetchedCall", "remote_problem"]
 
 #: key set in the result dict of an evaluation that failed after its retries
 FAILED = "failed"
@@ -356,3 +356,77 @@ def make_evaluator(backend: str, fn: Callable[[Any], Mapping[str, Any]], **kwarg
   if backend == "ray":
     return RayEvaluator(fn, **kwargs)
   raise ConfigError(f"invalid value for field 'backend': {backend!r}; allowed: {list(BACKENDS)}")
+
+
+class _ArrayCall:
+  """Picklable ``fn(x: list[float]) -> {"outputs": [...]}`` around ``f(np.ndarray) -> tuple of
+  arrays`` (a problem's ``evaluate``)."""
+
+  def __init__(self, f):
+    self.f = f
+
+  def __call__(self, x) -> dict:
+    import numpy as np
+    out = self.f(np.asarray(x, np.float64))
+    return {"outputs": [np.asarray(o, np.float64).tolist() for o in out]}
+
+
+class PrefetchedCall:
+  """A callable ``f(x)`` whose evaluations go through an evaluator, with a batch prefetch.
+
+  ``prefetch(xs)`` evaluates all ``xs`` concurrently (e.g. the q points of a BREATHE round on Ray);
+  ``call(x)`` then returns the stored result (evaluating ``x`` alone if it was not prefetched), as
+  the tuple of float64 arrays ``f`` returns.
+
+  Raises (from ``call``):
+    ConfigError: the evaluation failed after its retries (the message holds its error); the
+      failure is journaled, so the launcher stops with one line and a re-run resumes.
+  """
+
+  def __init__(self, evaluator):
+    self.evaluator = evaluator
+    self._cache: dict[str, dict] = {}
+
+  def _point(self, x):
+    import numpy as np
+    return [float(v) for v in np.asarray(x, np.float64).reshape(-1)]
+
+  def prefetch(self, xs) -> None:
+    pts = [self._point(x) for x in xs]
+    todo = [p for p in pts if self.evaluator._key(p) not in self._cache]
+    for p, r in zip(todo, self.evaluator.evaluate(todo)):
+      self._cache[self.evaluator._key(p)] = r
+
+  def __call__(self, x):
+    import numpy as np
+    p = self._point(x)
+    k = self.evaluator._key(p)
+    if k not in self._cache:
+      self.prefetch([p])
+    r = self._cache[k]
+    if is_failed(r):
+      raise ConfigError(f"evaluation of x={p} failed after {r['attempts']} attempt(s): "
+                        f"{r['error']}")
+    return tuple(np.asarray(o, np.float64) for o in r["outputs"])
+
+
+def remote_problem(problem, backend: str = "ray", *, address: str | None = None, workdir=None,
+                   identity=None, **kwargs):
+  """A copy of a ``launch.breathe`` problem whose ``evaluate`` runs through ``backend``
+  (:class:`PrefetchedCall` over :func:`make_evaluator`; journal ``workdir/ray_journal.jsonl`` keyed
+  by the point and ``identity``, the problem's identity). ``evaluate.prefetch(xs)`` evaluates a
+  round's points concurrently.
+
+  Raises:
+    ConfigError: unknown backend; Ray missing.
+  """
+  import copy
+  import pathlib
+  journal = pathlib.Path(workdir) / "ray_journal.jsonl" if workdir is not None else None
+  ev = make_evaluator(backend, _ArrayCall(problem.evaluate), journal=journal,
+                      settings={"problem": identity if identity is not None else
+                                getattr(problem, "identity", None)},
+                      address=address or None, **kwargs)
+  out = copy.copy(problem)
+  out.evaluate = PrefetchedCall(ev)
+  return out
