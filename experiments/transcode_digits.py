@@ -12,10 +12,9 @@ Command (from the project root)::
 
   python -m launch.codesign --config=experiments/transcode_digits.py --workdir=/tmp/jcd
 
-Expected (measured, 2-core AMD EPYC CPU, seed 0, budget 20 per method): about 10.5 min in all;
-best objective codesign 0.9889, fixed_accelerator 0.9731, fixed_network 0.9711, random_pairs 0.9702;
-chosen pair val/test accuracy 0.997/0.978 on a 123.7 mm^2 ELECTOR accelerator. The run prints the chosen
-(network, accelerator) pair and the paths of results.json and the plots.
+Results: the objective now uses latency and energy per inference and the hardware models
+changed (issue 8), so the figures measured before no longer apply and are not quoted here;
+re-measure with the command above (``results.json`` holds every figure).
 """
 
 from jaxcodesign import codesign

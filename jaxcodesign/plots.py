@@ -3,6 +3,9 @@
 One place for the project's plots: convergence of the best objective versus queries (curves from
 :func:`jaxcodesign.search.baselines.best_so_far`), Pareto fronts of trade-offs, and per-module
 utilisation of an accelerator.
+
+Hardware axes are per inference (latency per inference in s, energy per inference in J), so that
+accelerators of different batch sizes are comparable (:data:`PARETO_LABELS`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+#: Axis labels of the co-design Pareto plot, in the order of ``codesign.PARETO_METRICS``.
+PARETO_LABELS = ("validation error", "latency per inference (s)", "energy per inference (J)",
+                 "area (mm^2)")
 
 
 def _save(fig, path) -> pathlib.Path:

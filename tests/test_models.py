@@ -237,3 +237,18 @@ def test_transfer_units_and_copy():
   if mixed is not None and len(p["modules"]) > 1:
     assert transfer_units("cnnbench", p, mixed)[:1] == ["module_0"]
   assert transfer_units("cnnbench", p, p)[-1] == "head"
+
+
+def test_table_oracle_refuses_percent_accuracies(tmp_path, fixtures_dir):
+  # a library row with an accuracy in percent (83.1) would outrank every real fraction: refused
+  from jaxcodesign.errors import DataError
+  row = json.loads((fixtures_dir / "flexibert_small" / "library.jsonl").read_text().splitlines()[0])
+  task = next(iter(row["accuracy"]))
+  row["accuracy"][task] = 83.1
+  bad = tmp_path / "library.jsonl"
+  bad.write_text(json.dumps(row) + "\n")
+  with pytest.raises(DataError, match="83.1"):
+    TableOracle(bad, task=task)
+  bad.write_text("{not json\n")
+  with pytest.raises(DataError, match="line 1"):
+    TableOracle(bad, task=task)

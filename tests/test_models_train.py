@@ -31,7 +31,13 @@ def test_flexibert_accuracy_above_chance_and_varies(flexibert_oracle):
   for r in (ra, rb):
     assert r["accuracy"] == r["val_accuracy"] > 3 * CHANCE
     assert 0 < r["test_accuracy"] <= 1 and r["train_steps"] == 4 * (1078 // 64) and r["epochs"] == 4
-    assert r["params"] > 0 and r["macs"] > 0
+    # the reported size equals the real Flax parameter tree (an independent count) and the
+    # documented MAC formula of the model
+    model = FlexiBERT(r_md := (A if r is ra else B), 10, max_len=8)
+    tree = jax.eval_shape(lambda k: model.init(k, np.zeros((1, 8, 8), np.float32)), jax.random.key(0))
+    assert r["params"] == sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(tree["params"]))
+    from jaxcodesign.models.flexibert import model_macs
+    assert r["macs"] == model_macs(r_md, 8, 8)
   assert ra["params"] != rb["params"] and ra["accuracy"] != rb["accuracy"]
   assert ra2 == ra and len(oracle.cache) == 2  # cached by hash: A trained once
 

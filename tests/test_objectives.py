@@ -112,3 +112,34 @@ def test_loss_target():
   np.testing.assert_allclose(loss_target(p, max_loss=2.0), (1 - p) / 2.0, rtol=1e-6)
   with pytest.raises(ConfigError):
     loss_target(np.array([0.1, -np.inf]))
+
+
+def test_percent_accuracy_raises_even_with_clipping():
+  # 97.0 (percent) must never be clipped to 1.0 and beat 0.97: the range check comes first
+  obj = Objective((ObjectiveTerm("accuracy", 1.0),), clip=True)   # no valid_range given
+  assert float(scalarise({"accuracy": 0.97}, obj)) == pytest.approx(0.97)
+  with pytest.raises(ConfigError, match="accuracy.*97"):
+    scalarise({"accuracy": 97.0}, obj)
+  with pytest.raises(ConfigError, match="accuracy"):
+    scalarise({"accuracy": np.array([0.5, np.nan])}, obj)
+
+
+def test_default_ranges_of_physical_metrics():
+  from jaxcodesign.search.objectives import valid_range_of
+  assert valid_range_of("accuracy") == (0.0, 1.0)
+  assert valid_range_of("latency_per_inference_s") == (0.0, np.inf)
+  assert valid_range_of("energy_dynamic_j") == (0.0, np.inf)
+  assert valid_range_of("score") == (-np.inf, np.inf)
+  assert valid_range_of("accuracy", (0.0, 100.0)) == (0.0, 100.0)   # declared range wins
+  obj = Objective((ObjectiveTerm("latency_s", 1.0, reference=2.0, minimise=True),))
+  with pytest.raises(ConfigError, match="latency_s"):
+    scalarise({"latency_s": np.array([1.0, -1e-3])}, obj)
+
+
+def test_scalarise_under_jit_matches_eager():
+  import jax
+  obj = Objective((ObjectiveTerm("accuracy", 0.6), ObjectiveTerm("lat", 0.4, 2.0, True)), clip=True)
+  m = {"accuracy": np.array([0.9, 0.5], np.float32), "lat": np.array([1.0, 3.0], np.float32)}
+  eager = np.asarray(scalarise(m, obj))
+  np.testing.assert_allclose(eager, [0.6 * 0.9 + 0.4 * 0.5, 0.6 * 0.5 + 0.0], rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(jax.jit(lambda d: scalarise(d, obj))(m)), eager, rtol=1e-6)

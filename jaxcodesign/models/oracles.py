@@ -1,4 +1,4 @@
-"""Accuracy oracles as Evaluators (``evaluate(points) -> list[dict]``, ``search/evaluators.py``).
+"""Accuracy oracles as Evaluators (``evaluate(points) -> list[dict]``, :mod:`jaxcodesign.evaluation`).
 
 * :class:`TrainingOracle` trains every queried design for real (``models/train.py``) on a fixed split
   (default: scikit-learn digits) and reports ``accuracy`` = the validation accuracy of the selected
@@ -20,13 +20,13 @@ from typing import Any, Mapping
 
 import jax
 
-from jaxcodesign.errors import ConfigError, SpaceError
+from jaxcodesign.errors import ConfigError, DataError, SpaceError
 from jaxcodesign.models import transfer as transfer_lib
 from jaxcodesign.models.cnnbench import build_cnn, cnn_cost
 from jaxcodesign.models.data import Dataset, load_dataset
 from jaxcodesign.models.flexibert import FlexiBERT, flexibert_param_count, model_macs
 from jaxcodesign.models.train import TrainConfig, init_model, train_model
-from jaxcodesign.search.evaluators import TableEvaluator
+from jaxcodesign.evaluation import TableEvaluator
 from jaxcodesign.spaces.graph_hash import hex_digest
 from jaxcodesign.spaces.flexibert import parse_op, small_hash, to_hetero
 
@@ -40,7 +40,7 @@ def point_key(point) -> str:
 
 
 class TrainingOracle:
-  """Trains each queried design on a fixed data split; an :class:`~jaxcodesign.search.evaluators.Evaluator`.
+  """Trains each queried design on a fixed data split; an :class:`~jaxcodesign.evaluation.Evaluator`.
 
   Args:
     kind: 'flexibert' (points: FlexiBERT model dicts, any format accepted by ``to_hetero``; input =
@@ -98,7 +98,7 @@ class TrainingOracle:
       point = self.space.validate(point)
     h = self.hash(point)
     model, n_params, macs = self.build(point)
-    key = jax.random.fold_in(jax.random.PRNGKey(self.seed), int(hex_digest(h, "md5")[:7], 16))
+    key = jax.random.fold_in(jax.random.key(self.seed), int(hex_digest(h, "md5")[:7], 16))
     init, units = None, []
     if self.transfer and self._trained:
       idx, k = transfer_lib.nearest_neighbour(self.kind, point, [p for p, _ in self._trained])
@@ -171,7 +171,8 @@ class TableOracle:
   strings; returns ``{"accuracy": fraction in [0, 1], "task": task}``.
 
   Raises:
-    ConfigError: missing file or a task not in the file. SpaceError (from evaluate): a design that was
+    ConfigError: missing file or a task not in the file. DataError: a row that is not JSON or an
+      accuracy outside [0, 1] (e.g. in percent). SpaceError (from evaluate): a design that was
       not measured on this task (or is held back), or that is not a small-library design.
   """
 
@@ -182,14 +183,28 @@ class TableOracle:
     p = pathlib.Path(path)
     if not p.is_file():
       raise ConfigError(f"invalid value for field 'path': {str(path)!r}; the file does not exist")
-    rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    rows = []
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+      if line.strip():
+        try:
+          rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+          raise DataError(f"{p}: line {i}: not valid JSON ({e.msg})") from None
     tasks = sorted({t for r in rows for t in r.get("accuracy", {})})
     if task not in tasks:
       raise ConfigError(f"invalid value for field 'task': {task!r}; allowed: {tasks}")
     self.task = task
     self.name = f"table({p.name}:{task})"
-    table = {r["hash"]: {"accuracy": float(r["accuracy"][task]), "task": task}
-             for r in rows if task in r.get("accuracy", {})}
+    table = {}
+    for i, r in enumerate(rows, 1):
+      if task not in r.get("accuracy", {}):
+        continue
+      acc = r["accuracy"][task]
+      # Accuracies are fractions: a value such as 83.1 (percent) would outrank every real fraction.
+      if not isinstance(acc, (int, float)) or not (0.0 <= float(acc) <= 1.0):
+        raise DataError(f"{p}: row {i} (hash {r.get('hash')!r}): field 'accuracy.{task}' = {acc!r}; "
+                        "allowed: a fraction in [0, 1] (not percent)")
+      table[r["hash"]] = {"accuracy": float(acc), "task": task}
     self.models = {r["hash"]: r["model_dict"] for r in rows}
     self._inner = TableEvaluator(table, _SmallHasher(), name=self.name)
 

@@ -1,7 +1,7 @@
 """BOSHNAS / BOSHCODE: the uncertainty-driven active-learning search loop.
 
-Algorithm (spec ``../shared/specs/boshnas.md``, "Active-learning loop"; FlexiBERT JAIR 2023,
-CODEBench TECS 2023, TransCODE TCAD 2023):
+Algorithm (BOSHNAS of FlexiBERT, Tuli et al., JAIR 2023; BOSHCODE of CODEBench, ACM TECS 2023 and
+TransCODE, IEEE TCAD 2023; summarised in ``docs/codesign.md``):
 
 1. Initial design: ``n_init`` designs by ``init_method`` ('uniform' / 'lhs' via ``space.sample``, or
    'sobol': a scrambled Sobol sequence in the feature box, projected with ``space.project``);
@@ -62,7 +62,7 @@ _INIT_METHODS = ("uniform", "lhs", "sobol")
 
 @dataclasses.dataclass(frozen=True)
 class BoshnasConfig:
-  """Settings of the loop (defaults: FlexiBERT's values from the spec unless noted).
+  """Settings of the loop (defaults: FlexiBERT's published values, JAIR 2023, unless noted).
 
   Attributes:
     n_init: initial designs (FlexiBERT 10, CODEBench 5, EdgeTran 16).
@@ -76,7 +76,7 @@ class BoshnasConfig:
     budget: maximum unique evaluations including the initial design (None: unlimited).
     max_rounds: maximum rounds after the initial design.
     pool_size: sampled pool for uncertainty / diversity sampling without ``candidates``.
-    gobi_restarts: GOBI restarts K (spec 10), always exactly K (the best known designs, cycled if
+    gobi_restarts: GOBI restarts K (FlexiBERT: 10), always exactly K (the best known designs, cycled if
       fewer are known) so GOBI compiles once.
     surrogate: a ``jaxcodesign.surrogates.SurrogateConfig`` (None: its defaults).
     gobi: a ``jaxcodesign.search.gobi.GOBIConfig`` (None: its defaults).
@@ -252,13 +252,26 @@ class _Loop:
     if self.ckpt is not None:
       self.ckpt.save(self.round, key, self.state, self.meta())
 
+  def _set_meta(self, meta):
+    self.round = int(meta["round"])
+    self.points, self.metrics, self.kinds = meta["points"], meta["metrics"], meta["kinds"]
+    self.perf = [float(v) for v in meta["performance"]]
+
+  def abstract_state(self, meta, key):
+    """The surrogate state's structure (ShapeDtypeStructs) for an orbax restore: ``eval_shape`` of
+    the fit on the checkpointed dataset (parameter shapes depend on the config and the feature
+    width only), so no tree structure is ever pickled."""
+    self._set_meta(meta)
+    x, y = self.xy()
+    xin = self.surrogate_input(x)
+    return jax.eval_shape(lambda k: self.api.fit_surrogate(k, xin, y, self.sconfig), key)
+
   def restore(self):
     if self.ckpt is None or self.ckpt.latest_step() is None:
       return None
-    key, state, meta = self.ckpt.restore()
-    self.state, self.round = state, int(meta["round"])
-    self.points, self.metrics, self.kinds = meta["points"], meta["metrics"], meta["kinds"]
-    self.perf = [float(v) for v in meta["performance"]]
+    key, state, meta = self.ckpt.restore(self.abstract_state)
+    self.state = state
+    self._set_meta(meta)
     self.conv = ConvergenceState(**meta["conv"])
     self.stop_reason = meta.get("stop_reason")
     self.hashes = {self.space.hash(p) for p in self.points}

@@ -3,60 +3,43 @@
 One checkpoint step per round, written with ``orbax.checkpoint.CheckpointManager`` (keeping the last
 ``keep`` steps) as a composite of
 
-* ``arrays``: a flat dict of arrays (``StandardSave``): the loop key's raw data and every leaf of the
-  surrogate state (parameters and optimiser states) as ``leaf_00000``, ...;
-* ``meta``: JSON (``JsonSave``): the dataset (JSON-able points, metric dicts, performances), counters,
-  the pickled (base64) tree structure of the surrogate state and the Python type of every leaf, so the
-  restored state is the same pytree with the same leaf types (Python ints stay ints, typed PRNG keys
-  stay keys).
+* ``arrays`` (``StandardSave``): ``{"key": raw key data uint32[...], "surrogate": the surrogate
+  state pytree}`` (parameters, optimiser states, normalisers), stored by orbax itself;
+* ``meta`` (``JsonSave``): the dataset (JSON-able points, metric dicts, performances), counters,
+  the PRNG implementation name of the loop key and whether a surrogate state was saved.
 
-The tree structure is pickled, so restoring needs the surrogate's state classes to be importable (they
-are module-level classes of :mod:`jaxcodesign.surrogates`).
+Restoring never unpickles anything: the caller gives an *abstract target* (a pytree of
+``jax.ShapeDtypeStruct`` with the surrogate state's structure, e.g. from ``jax.eval_shape`` of the
+fit function on the restored dataset), and orbax restores the arrays into it
+(``StandardRestore(target)``), so the state comes back as the same pytree type with the same
+static fields. Typed PRNG keys are re-wrapped with ``jax.random.wrap_key_data`` and their
+implementation name.
 """
 
 from __future__ import annotations
 
-import base64
 import pathlib
-import pickle
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-
-def _encode_tree(tree) -> tuple[dict, dict]:
-  leaves, treedef = jax.tree_util.tree_flatten(tree)
-  arrays, kinds, scalars = {}, [], {}
-  for i, leaf in enumerate(leaves):
-    name = f"leaf_{i:05d}"
-    if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-      arrays[name] = np.asarray(jax.random.key_data(leaf))
-      kinds.append(["key", str(jax.random.key_impl(leaf))])
-    elif isinstance(leaf, (bool, int, float, str)) or leaf is None:
-      scalars[name] = leaf
-      kinds.append([type(leaf).__name__, None])
-    else:
-      arrays[name] = np.asarray(leaf)
-      kinds.append(["array", None])
-  meta = {"treedef": base64.b64encode(pickle.dumps(treedef)).decode("ascii"), "kinds": kinds,
-          "scalars": scalars, "n": len(leaves)}
-  return arrays, meta
+__all__ = ["LoopCheckpointer"]
 
 
-def _decode_tree(arrays: dict, meta: dict):
-  treedef = pickle.loads(base64.b64decode(meta["treedef"]))
-  leaves = []
-  for i, (kind, impl) in enumerate(meta["kinds"]):
-    name = f"leaf_{i:05d}"
-    if kind == "key":
-      leaves.append(jax.random.wrap_key_data(jax.numpy.asarray(arrays[name]), impl=impl))
-    elif kind == "array":
-      leaves.append(jax.numpy.asarray(arrays[name]))
-    else:
-      leaves.append(meta["scalars"][name])
-  return jax.tree_util.tree_unflatten(treedef, leaves)
+def _is_typed_key(key) -> bool:
+  return isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+
+
+def _abstract(tree):
+  """A ShapeDtypeStruct pytree (leaves that are already abstract pass through)."""
+  def leaf(x):
+    if isinstance(x, jax.ShapeDtypeStruct):
+      return x
+    a = np.asarray(x)
+    return jax.ShapeDtypeStruct(a.shape, a.dtype)
+  return jax.tree.map(leaf, tree)
 
 
 class LoopCheckpointer:
@@ -71,38 +54,70 @@ class LoopCheckpointer:
     self.directory = pathlib.Path(directory).resolve() / "checkpoints"
     self.directory.mkdir(parents=True, exist_ok=True)
     self.manager = ocp.CheckpointManager(
-        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+        self.directory, item_names=("arrays", "meta"),
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
   def save(self, step: int, key, surrogate_state: Any, meta: dict) -> None:
     """Writes step ``step`` synchronously (the loop continues only after it is on disk)."""
-    arrays, tree_meta = _encode_tree(surrogate_state)
-    arrays = {"surrogate": arrays, "key": np.asarray(jax.random.key_data(key))}
-    full_meta = dict(meta, _surrogate_tree=tree_meta,
-                     _key_impl=str(jax.random.key_impl(key)) if _is_typed_key(key) else None)
+    typed = _is_typed_key(key)
+    arrays = {"key": np.asarray(jax.random.key_data(key) if typed else key)}
+    if surrogate_state is not None:
+      arrays["surrogate"] = surrogate_state
+    full_meta = dict(meta, _key_impl=str(jax.random.key_impl(key)) if typed else None,
+                     _key_shape=list(arrays["key"].shape), _key_dtype=str(arrays["key"].dtype),
+                     _has_surrogate=surrogate_state is not None)
     self.manager.save(step, args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays),
                                                     meta=ocp.args.JsonSave(full_meta)))
     self.manager.wait_until_finished()
 
-  def restore(self, step: int | None = None) -> tuple[Any, Any, dict] | None:
-    """``(key, surrogate_state, meta)`` of ``step`` (default latest), or None if none saved."""
+  def restore_meta(self, step: int | None = None) -> dict | None:
+    """The JSON part of ``step`` (default latest), or None if none saved."""
     step = self.latest_step() if step is None else step
     if step is None:
       return None
-    out = self.manager.restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(),
-                                                             meta=ocp.args.JsonRestore()))
-    arrays, meta = out["arrays"], dict(out["meta"])
-    key_data = jax.numpy.asarray(np.asarray(arrays["key"]))
-    impl = meta.pop("_key_impl")
-    key = jax.random.wrap_key_data(key_data, impl=impl) if impl else key_data.astype(jax.numpy.uint32)
-    state = _decode_tree(arrays.get("surrogate", {}) or {}, meta.pop("_surrogate_tree"))
+    out = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    return dict(out["meta"])
+
+  def restore(self, target_fn: Callable[[dict], Any] | None = None, step: int | None = None
+              ) -> tuple[Any, Any, dict] | None:
+    """``(key, surrogate_state, meta)`` of ``step`` (default latest), or None if none saved.
+
+    Args:
+      target_fn: ``target_fn(meta, key) -> abstract surrogate state`` (ShapeDtypeStructs, or a
+        concrete state of the same structure); ``key`` is a template key of the saved key's type
+        (typed or raw uint32), for tracing the fit with the loop's key type. Needed when a
+        surrogate state was saved.
+      step: the step (default latest).
+
+    Raises:
+      ValueError: a surrogate state was saved but no ``target_fn`` given.
+    """
+    step = self.latest_step() if step is None else step
+    if step is None:
+      return None
+    meta = self.restore_meta(step)
+    impl = meta.pop("_key_impl", None)
+    has_surrogate = bool(meta.pop("_has_surrogate", False))
+    shape, dtype = tuple(meta.pop("_key_shape")), np.dtype(meta.pop("_key_dtype"))
+    target = {"key": jax.ShapeDtypeStruct(shape, dtype)}
+    if has_surrogate:
+      if target_fn is None:
+        raise ValueError("this checkpoint holds a surrogate state: give target_fn(meta, key) -> its "
+                         "abstract structure")
+      zeros = jax.numpy.zeros(shape, dtype)
+      template_key = jax.random.wrap_key_data(zeros, impl=impl) if impl else zeros
+      target["surrogate"] = _abstract(target_fn(meta, template_key))
+    out = self.manager.restore(step, args=ocp.args.Composite(
+        arrays=ocp.args.StandardRestore(target)))["arrays"]
+    key_data = jax.numpy.asarray(np.asarray(out["key"]))
+    key = jax.random.wrap_key_data(key_data, impl=impl) if impl else key_data
+    state = None
+    if has_surrogate:  # uncommitted device arrays, so that jitted consumers see one signature
+      state = jax.tree.map(lambda a: jax.numpy.asarray(np.asarray(a)), out["surrogate"])
     return key, state, meta
 
   def close(self):
     self.manager.close()
-
-
-def _is_typed_key(key) -> bool:
-  return isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)

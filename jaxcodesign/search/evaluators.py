@@ -9,26 +9,24 @@ Budget accounting (:class:`BudgetedEvaluator`): a *query* is one evaluation of a
 before, identified by ``space.hash(point)``. A duplicate of an already evaluated design is answered
 from the cache and is NOT charged, because re-measuring a deterministic oracle gives no information;
 searches report the number of charged queries on their x-axes.
+
+The :class:`Evaluator` protocol and :class:`TableEvaluator` live in the neutral module
+:mod:`jaxcodesign.evaluation` (re-exported here).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from jaxcodesign.errors import ConfigError, SpaceError
+from jaxcodesign.errors import ConfigError
+from jaxcodesign.evaluation import Evaluator, TableEvaluator  # noqa: F401  (re-export)
+from jaxcodesign.padding import bucket_size, pad_rows
 
-
-@runtime_checkable
-class Evaluator(Protocol):
-  """Protocol: ``name`` and ``evaluate(points) -> list[dict]`` (one metric dict per point, in order)."""
-
-  name: str
-
-  def evaluate(self, points: list) -> list[dict]:
-    ...
+__all__ = ["Evaluator", "TableEvaluator", "BudgetExhausted", "CallableEvaluator", "JittedEvaluator",
+           "BudgetedEvaluator"]
 
 
 class BudgetExhausted(RuntimeError):
@@ -50,7 +48,7 @@ class JittedEvaluator:
   """Evaluates a whole batch at once through ``fn(features float32[n, d]) -> dict[str, array[n]]``.
 
   ``fn`` is typically a jitted/vmapped JAX function; the batch is padded to the next power of two
-  (minimum ``min_bucket``) with copies of the first row so repeated calls with varying batch sizes
+  (minimum ``min_bucket``, :func:`jaxcodesign.padding.bucket_size`) with copies of the last row so repeated calls with varying batch sizes
   reuse a few compiled shapes. Outputs are cut back to ``n`` and converted to Python floats.
   """
 
@@ -66,33 +64,9 @@ class JittedEvaluator:
       return []
     x = self.space.to_features_batch(points)
     n = x.shape[0]
-    size = max(self.min_bucket, 1 << int(np.ceil(np.log2(n))))
-    xp = np.concatenate([x, np.repeat(x[:1], size - n, axis=0)], axis=0)
+    xp = pad_rows(np.asarray(x), bucket_size(n, self.min_bucket), mode="edge")
     out = {k: np.asarray(v)[:n] for k, v in dict(self.fn(xp)).items()}
     return [{k: float(v[i]) for k, v in out.items()} for i in range(n)]
-
-
-class TableEvaluator:
-  """Looks up measured metrics by ``space.hash(point)`` in ``table: dict[hash -> metric dict]``.
-
-  Raises:
-    SpaceError: (field 'point') for a point whose hash is not in the table -- never a made-up value.
-  """
-
-  def __init__(self, table: Mapping[str, Mapping[str, Any]], space, name: str = "table"):
-    self.table = dict(table)
-    self.space = space
-    self.name = name
-
-  def evaluate(self, points: list) -> list[dict]:
-    out = []
-    for p in points:
-      h = self.space.hash(p)
-      if h not in self.table:
-        raise SpaceError("point", h, reason=f"no measurement in table {self.name!r} "
-                         f"({len(self.table)} measured designs)")
-      out.append(copy.deepcopy(dict(self.table[h])))
-    return out
 
 
 class BudgetedEvaluator:

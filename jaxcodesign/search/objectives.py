@@ -2,7 +2,7 @@
 
 Used both for surrogate targets (via :func:`loss_target`) and for reporting the best point, so the two
 can never disagree (the CODEBench tool used accuracy in percent in one place and as a fraction in the
-other, which flipped the order; see ``../shared/specs/boshnas.md``, "Surrogates").
+other, which flipped the order; CODEBench, Tuli et al., ACM TECS 2023, surrogate targets).
 
 Scalarisation (higher is better), for terms ``i`` with weight ``w_i`` and reference ``r_i``:
 
@@ -13,10 +13,17 @@ With ``Objective(clip=True)`` each normalised ratio ``value / r_i`` is clipped t
 that one runaway metric (a latency 100x the reference) cannot dominate the sum; the default is the
 originals' unclipped linear form.  Hard constraints ``value <= limit`` (or ``>=`` for ``kind='min'``)
 make a violating point's performance ``-inf`` (``violation='neg_inf'``, default) or subtract a fixed
-``penalty`` (documented per call).  Terms may declare ``valid_range``: values outside it raise
-:class:`~jaxcodesign.errors.ConfigError` (this catches accuracy passed in percent).
+``penalty`` (documented per call).
 
-Presets (weights and references of the originals, ``../shared/specs/boshnas.md``, "Objective weights"):
+Range checks (never a silent clip): every term has a valid range, given as ``valid_range`` or, when
+omitted, taken from :data:`DEFAULT_RANGES` by metric name (fractions such as ``accuracy`` in
+``[0, 1]``; latencies, energies, areas, powers, cycles in ``[0, inf)``; otherwise any finite value).
+A value outside its range, or NaN, raises :class:`~jaxcodesign.errors.ConfigError` naming the metric,
+so accuracy passed in percent (97.0) is refused instead of being clipped to 1.0 and outranking 0.97.
+``clip`` applies only to the normalised ratios of values that passed the check.
+
+Presets (weights and references of the originals: FlexiBERT, Tuli et al., JAIR 2023; CODEBench,
+ACM TECS 2023; TransCODE, IEEE TCAD 2023; EdgeTran, IEEE TMC 2024):
 
 * ``codebench``: ``0.2 acc + 0.2 (1 - latency/1 s) + 0.1 (1 - area/1000 mm^2) + 0.2 (1 - E_dyn/10 J)
   + 0.3 (1 - E_leak/10 J)``.
@@ -33,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -41,7 +49,54 @@ from jaxcodesign.errors import ConfigError
 __all__ = [
     "ObjectiveTerm", "Constraint", "Objective", "scalarise", "loss_target", "PRESETS",
     "codebench_objective", "transcode_objective", "edgetran_objective", "get_objective",
+    "DEFAULT_RANGES", "valid_range_of", "check_metrics",
 ]
+
+#: Valid ranges by metric name (used when a term gives no ``valid_range``). Fractions first; names
+#: are matched exactly, then by the prefixes / suffixes of :func:`valid_range_of`.
+DEFAULT_RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 1.0), "val_accuracy": (0.0, 1.0), "test_accuracy": (0.0, 1.0),
+    "error": (0.0, 1.0), "glue": (0.0, 1.0), "fits": (0.0, 1.0), "fits_reticle": (0.0, 1.0),
+}
+_NONNEGATIVE_PREFIXES = ("latency", "energy", "area", "power", "peak_power", "avg_power", "cycles",
+                         "main_memory", "throughput", "params", "macs")
+
+
+def valid_range_of(name: str, declared: tuple[float, float] | None = None) -> tuple[float, float]:
+  """The valid range of metric ``name``: ``declared`` if given, else :data:`DEFAULT_RANGES`, else
+  ``[0, inf)`` for physical costs (names starting with latency/energy/area/power/cycles/...), else
+  ``(-inf, inf)`` (finite values only)."""
+  if declared is not None:
+    lo, hi = declared
+    return float(lo), float(hi)
+  if name in DEFAULT_RANGES:
+    return DEFAULT_RANGES[name]
+  if name.endswith("accuracy") or name.endswith("_fraction") or name.startswith("utilisation"):
+    return (0.0, 1.0)
+  if name.startswith(_NONNEGATIVE_PREFIXES):
+    return (0.0, float("inf"))
+  return (-float("inf"), float("inf"))
+
+
+def check_metrics(metrics: Mapping[str, object], names) -> None:
+  """Raises :class:`ConfigError` if a concrete value of ``metrics[name]`` is NaN or outside
+  :func:`valid_range_of` (``names``: metric names, or ``(name, declared_range)`` pairs). Traced
+  values (inside ``jit``) cannot be checked and are skipped; check before tracing."""
+  for item in names:
+    name, declared = item if isinstance(item, tuple) else (item, None)
+    if name not in metrics:
+      continue
+    value = metrics[name]
+    if isinstance(value, jax.core.Tracer):
+      continue
+    v = np.asarray(value, np.float64)
+    lo, hi = valid_range_of(name, declared)
+    bad = np.isnan(v) | (v < lo) | (v > hi)
+    if np.any(bad):
+      first = v[bad].ravel()[0] if v.ndim else float(v)
+      hint = ("; pass accuracy as a fraction, not in percent" if hi == 1.0 and first > 1.0 else "")
+      raise ConfigError(f"invalid value for metric {name!r}: {first!r} (min {np.nanmin(v) if np.any(~np.isnan(v)) else 'nan'}, "
+                        f"max {np.nanmax(v) if np.any(~np.isnan(v)) else 'nan'}); allowed: [{lo}, {hi}]{hint}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +110,7 @@ class ObjectiveTerm:
     minimise: True for costs (latency, energy, area), False for rewards (accuracy).
     valid_range: optional ``(lo, hi)``; values outside raise ``ConfigError`` (e.g. ``(0, 1)`` for an
       accuracy fraction, so accuracy in percent is rejected instead of silently mis-weighted).
+      None takes :func:`valid_range_of` (the name's default range).
   """
   name: str
   weight: float
@@ -134,22 +190,13 @@ def scalarise(metrics: Mapping[str, object], objective: Objective):
     ``-inf`` (or the penalty subtracted) where a constraint is violated.
 
   Raises:
-    ConfigError: a metric is missing, or a value lies outside a term's ``valid_range`` (checked when
-      the values are concrete, i.e. outside ``jit``).
+    ConfigError: a metric is missing, or a value is NaN or outside its term's valid range
+      (:func:`valid_range_of`; checked when the values are concrete, i.e. outside ``jit``).
   """
+  check_metrics(metrics, [(t.name, t.valid_range) for t in objective.terms])
   total = jnp.float32(0.0)
   for term in objective.terms:
     value = _get(metrics, term.name)
-    if term.valid_range is not None:
-      try:
-        v = np.asarray(value)
-      except Exception:  # traced value: cannot check, skip
-        v = None
-      if v is not None:
-        lo, hi = term.valid_range
-        if np.any(v < lo) or np.any(v > hi):
-          raise ConfigError(f"metric {term.name!r} must lie in [{lo}, {hi}] (got min {v.min()}, max "
-                            f"{v.max()}); e.g. pass accuracy as a fraction, not in percent")
     ratio = value / term.reference
     if objective.clip:
       ratio = jnp.clip(ratio, 0.0, 1.0)
@@ -165,7 +212,7 @@ def scalarise(metrics: Mapping[str, object], objective: Objective):
 
 
 def loss_target(performance, max_loss=None):
-  """Surrogate target ``y = (1 - P) / max_loss`` in ``[0, 1]`` (spec ``boshnas.md``, "Surrogates").
+  """Surrogate target ``y = (1 - P) / max_loss`` in ``[0, 1]`` (FlexiBERT, JAIR 2023, BOSHNAS targets).
 
   Args:
     performance: float[n] scalarised performance (higher is better), finite.
