@@ -264,7 +264,8 @@ def simulate_arrays(model_dict, prepared, kind: str | None = None, *, mode: str 
     op_table: a pre-lowered table (skips validation and lowering; it fixes the mode it was lowered
       for).
     shard: shard the config axis over all local devices (padded to a multiple of their count).
-    vocab_size: rows of the token-embedding table (the gather reads B x N of them).
+    vocab_size: rows of the token-embedding table (in main memory; the gather reads B x N of them,
+      so it does not change costs).
     model_space: the space model dicts are validated against.
     reticle_mm2: reticle limit for ``fits_reticle`` (mm^2).
     gradient_sparsity: DynaProp gradient sparsity of a training step (None: 0.9, ELECTOR's default,
@@ -412,8 +413,9 @@ def simulate_transformer(model_dict, configs, *, mode: str = "inference", sparsi
     space: accelerator space used for validation (e.g. ``AccelTranSpace()``).
     op_table: a pre-lowered table (skips validation and lowering).
     shard: shard the config axis over all local devices.
-    vocab_size: rows of the token-embedding table (default 30522, BERT WordPiece); for continuous
-      token features (e.g. 8 pixel rows of a digit) pass the feature width.
+    vocab_size: rows of the token-embedding table (default 30522, BERT WordPiece). The table stays
+      in main memory and a batch gathers only its B x N rows, so the size is recorded
+      (``OpTable.embed_table_elems``) but does not change costs.
     model_space: the model space to validate against (default FlexiBERT 2.0).
     reticle_mm2: reticle limit (mm^2) of ``fits_reticle``.
     channel_gbps: per-channel main-memory rates overriding the constants (GB/s per type).
