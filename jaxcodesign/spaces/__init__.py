@@ -23,6 +23,8 @@ _REGISTRY = {
 
 SPACE_NAMES = tuple(_REGISTRY)
 
+__all__ = ["get_space", "SPACE_NAMES", "DesignSpace"]
+
 
 def get_space(name: str, **kwargs) -> DesignSpace:
   """Instantiates the space registered as ``name``.
