@@ -283,6 +283,20 @@ def test_modes_reticle_and_errors():
   with pytest.raises(ConfigError, match="input_shape"):
     A.simulate_cnn({"modules": []}, [SPRING])
   assert isinstance(A.simulate_cnn(None, [SPRING], op_table=t)[0]["cycles"], int)
+  with pytest.raises(ConfigError, match="missing keys"):
+    A.simulate_cnn_arrays(t, {"Pib": np.ones(2)})
+  with pytest.raises(ConfigError, match="configs"):
+    A.cnn_config_arrays([])
+
+
+def test_pure_batch_model_takes_the_batch_from_the_configs():
+  """simulate_batch with its defaults (no fixed table batch): dense 100 -> 10 at batch 64 on SPRING."""
+  t = W.lower_layers([dense_row(100, 10)])
+  arr = A.cnn_config_arrays([dict(SPRING, batch_size=64)])
+  cfg = {k: np.asarray(arr[k], np.float32) for k in A.CONFIG_KEYS}
+  out = A.simulate_batch(t.arrays(), cfg, A.sparsity_arrays(None, 1))
+  assert float(out["compute_cycles"][0]) == 32 * 2 * 7  # ceil(64/2) * ceil(10/8) * ceil(100/16)
+  assert float(out["batch_size"][0]) == 64
 
 
 def test_sub_cycle_load_delays_the_op():
