@@ -325,3 +325,21 @@ def test_sparsity_forms_scale_the_contraction():
     A.sparsity_arrays("dense", 2)
   with pytest.raises(ConfigError, match="sparsity.weight"):
     A.sparsity_arrays({"weight": -0.1}, 2)
+
+
+def test_prepared_arrays_equal_the_dicts():
+  from types import SimpleNamespace
+  configs = [SPRING, SMALL]
+  t = W.lower_layers(two_layer_rows())
+  prepared = SimpleNamespace(configs=configs, arrays=A.cnn_config_arrays(configs))
+  arr = A.simulate_cnn_prepared(None, prepared, op_table=t, sparsity=0.25)
+  rows = A.simulate_cnn(None, configs, op_table=t, sparsity=0.25)
+  for i, r in enumerate(rows):
+    for k in A.SCALAR_KEYS:
+      assert arr[k][i] == r[k], k
+    assert arr["mode"][i] == r["mode"] == "inference"
+    for k, (dyn, leak) in arr["energy_components"].items():
+      assert dyn[i] == pytest.approx(r["energy_components"][k]["dynamic_j"], rel=1e-12)
+      assert leak[i] == pytest.approx(r["energy_components"][k]["leakage_j"], rel=1e-12)
+  assert arr["cycles"].dtype == np.int64 and arr["fits_reticle"].dtype == bool
+  assert arr["area_mm2"][0] == 230.06409445958403

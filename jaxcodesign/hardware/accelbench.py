@@ -616,3 +616,54 @@ def simulate_cnn(point, configs: Sequence[Mapping[str, Any]], input_shape=None,
                             reticle_mm2=reticle_mm2)
   return results_to_dicts(out, area, leak, leakage_parts_mw=parts, reticle_mm2=reticle_mm2,
                           mode=mode)
+
+
+def simulate_cnn_prepared(point, prepared, *, mode: str = "inference", sparsity=None,
+                          input_shape=None, num_classes: int | None = None,
+                          op_table: W.CNNOpTable | None = None, fold_batchnorm: bool | None = None,
+                          reticle_mm2: float = RETICLE_MM2,
+                          im2col_power_scale: float = IM2COL_POWER_SCALE) -> dict:
+  """Array form of :func:`simulate_cnn` for configs validated once (``api.prepare_configs``): what
+  ``api.simulate_arrays(point, prepared, kind='cnn', ...)`` calls.
+
+  Args:
+    point, input_shape, num_classes, op_table, fold_batchnorm, mode, sparsity, reticle_mm2,
+    im2col_power_scale: as :func:`simulate_cnn`.
+    prepared: an object with ``configs`` (validated AccelBench dicts) and ``arrays``
+      (:func:`cnn_config_arrays` of them).
+
+  Returns:
+    ``{key: np.ndarray[n]}`` for the scalar :data:`RESULT_KEYS` (``cycles`` / ``batch_size`` int64,
+    ``fits`` / ``fits_reticle`` bool, ``mode`` an object array of str, area and leakage in exact
+    float64), ``utilisation`` ({module: [n]}) and ``energy_components`` ({component: (dynamic_j[n],
+    leakage_j[n])}); the same numbers as :func:`simulate_cnn`'s dicts.
+
+  Raises:
+    SpaceError / ConfigError as :func:`simulate_cnn`.
+  """
+  table = prepare_table(point, input_shape, num_classes, mode=mode, fold_batchnorm=fold_batchnorm,
+                        op_table=op_table)
+  configs = list(prepared.configs)
+  n = len(configs)
+  acts = tuple(table.activations) or ("relu",)
+  out = simulate_cnn_arrays(table, prepared.arrays, sparsity_arrays(sparsity, n),
+                            im2col_power_scale=im2col_power_scale, reticle_mm2=reticle_mm2)
+  area = np.asarray([area_power.accelbench_area_mm2(c, activations=acts) for c in configs], np.float64)
+  parts = [area_power.accelbench_module_power(c, acts) for c in configs]
+  leak = np.asarray([area_power.accelbench_leakage_mw(c, activations=acts) for c in configs], np.float64)
+  core = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), dict(out))
+  core["cycles"], core["steady_cycles"] = np.ceil(core["cycles"]), np.ceil(core["steady_cycles"])
+  final = _compose(core, area, leak, np, reticle_mm2)
+  res = {k: np.asarray(final[k], np.float64) for k in SCALAR_KEYS}
+  res["cycles"] = core["cycles"].astype(np.int64)
+  res["batch_size"] = np.rint(core["batch_size"]).astype(np.int64)
+  res["fits"] = np.asarray(out["fits"], bool)
+  res["fits_reticle"] = np.asarray(final["fits_reticle"], bool)
+  res["mode"] = np.full(n, mode, dtype=object)
+  res["utilisation"] = {k: core["utilisation"][k] for k in UTILISATION_KEYS}
+  lat = res["latency_s"]
+  res["energy_components"] = {
+      k: (core["energy_breakdown_nj"][k] * 1e-9,
+          np.asarray([sum(p[m]["leakage_mw"] for m in _LEAK_PARTS[k]) for p in parts], np.float64)
+          * 1e-3 * lat) for k in COMPONENTS}
+  return res
