@@ -177,3 +177,58 @@ def test_breathe_rounds_on_ray_equal_local(ray_cluster, tmp_path):
   res = breathe.run(rp, output=tmp_path / "ray.json", workdir=tmp_path / "w", **kw)
   assert res["evaluations"] == local["evaluations"] and res["hypervolume"] == local["hypervolume"]
   assert len(J.Journal(tmp_path / "w" / "ray_journal.jsonl")) == 4  # every point journaled
+
+
+# ---- co-design on the Ray backend (table oracle: no training, so the test stays cheap) ------------
+
+class _FailOn:
+  """Oracle wrapper that raises for the listed models (shipped to Ray workers by value)."""
+
+  def __init__(self, inner, bad):
+    self.inner, self.bad, self.name = inner, set(bad), "failing"
+
+  def evaluate(self, models):
+    for m in models:
+      if json.dumps(m, sort_keys=True) in self.bad:
+        raise RuntimeError("training diverged (injected)")
+    return self.inner.evaluate(models)
+
+
+def test_codesign_on_ray_backend(ray_cluster, fixtures_dir, tmp_path):
+  import dataclasses
+  from ray import cloudpickle  # Ray's own copy serialises the tasks
+  from jaxcodesign import codesign
+  from jaxcodesign.codesign import backends
+  cloudpickle.register_pickle_by_value(sys.modules[__name__])
+  cfg = codesign.load_config("transcode_sst2_table")
+  cfg.budget, cfg.search.init_design, cfg.methods, cfg.accelerator_sweep = 4, 3, ("random_pairs",), 16
+  local = codesign.build_experiment(cfg)
+  e_local = codesign.run_method(local, "random_pairs")  # 4 pairs in ONE batch (q = 4)
+
+  def on(oracle, journal):
+    cfg.backend, cfg.ray_address, cfg.ray_max_retries = "ray", ray_cluster, 1
+    ray_oracle = backends.wrap_oracle(cfg, oracle, journal)
+    assert isinstance(ray_oracle, backends.RayOracle)
+    pe = codesign.PairEvaluator(ray_oracle, local.hardware, local.model_space, None,
+                                salt=local.evaluator.salt)
+    return dataclasses.replace(local, evaluator=pe)
+
+  e_ray = codesign.run_method(on(local.evaluator.oracle, tmp_path / "a"), "random_pairs")
+  assert e_ray == e_local  # same pairs, same metrics, same performance
+  bad = json.dumps(e_local[1]["model"], sort_keys=True)
+  e_fail = codesign.run_method(on(_FailOn(local.evaluator.oracle, [bad]), tmp_path / "b"),
+                               "random_pairs")
+  assert len(e_fail) == 4  # the run completed
+  failed = [i for i, e in enumerate(e_local) if json.dumps(e["model"], sort_keys=True) == bad]
+  for i in failed:
+    m = e_fail[i]["metrics"]
+    assert m["failed"] is True and "training diverged (injected)" in m["error"]
+    assert m["attempts"] == 2 and m["accuracy"] == backends.FAILED_ACCURACY
+  assert [e["metrics"] for i, e in enumerate(e_fail) if i not in failed] == \
+      [e["metrics"] for i, e in enumerate(e_local) if i not in failed]
+  recs = list(J.Journal(tmp_path / "b" / backends.JOURNAL).records())
+  n_models = len({json.dumps(e["model"], sort_keys=True) for e in e_local})
+  assert len(recs) == n_models and sum(r["status"] == "failed" for r in recs) == 1
+  cfg.oracle.weight_transfer = True
+  with pytest.raises(ConfigError, match="weight_transfer"):
+    backends.validate(cfg)

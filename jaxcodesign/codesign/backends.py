@@ -121,6 +121,11 @@ class RayOracle:
                                   name=self.name)
     self._cache: dict[str, dict] = {}
 
+  def __getattr__(self, name):  # table / training attributes (models, table, data, ...) of the oracle
+    if name == "inner":
+      raise AttributeError(name)
+    return getattr(self.inner, name)
+
   def _key(self, model) -> str:
     return self.evaluator._key(model)
 

@@ -81,6 +81,9 @@ FIELD_HELP: dict[str, str] = {
     "search.n_members": "surrogate ensemble members",
 }
 
+from jaxcodesign.codesign import backends as _backends  # noqa: E402  (backend / ray_* fields)
+FIELD_HELP.update(_backends.FIELD_HELP)
+
 
 def base_config() -> ml_collections.ConfigDict:
   """Defaults shared by every experiment (each ``experiments/*.py`` overrides what it needs)."""
@@ -128,6 +131,7 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.search.gobi_restarts = 8
   cfg.search.surrogate_epochs = 60
   cfg.search.n_members = 2
+  _backends.add_fields(cfg)  # backend, ray_address, ray_num_cpus, ray_num_gpus, ray_max_retries
   return cfg
 
 

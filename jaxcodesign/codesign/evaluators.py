@@ -346,6 +346,8 @@ class PairEvaluator:
     for extra in ("test_accuracy", "params", "macs", "train_steps"):
       if extra in acc and acc[extra] is not None:
         metrics[extra] = float(acc[extra])
+    if acc.get("failed"):  # a training that failed after its retries (codesign.backends)
+      metrics.update(failed=True, error=str(acc["error"]), attempts=int(acc["attempts"]))
     metrics.update(hardware_metrics(hw, pair["hw"]))
     metrics["utilisation"] = {k: float(v) for k, v in dict(hw.get("utilisation", {})).items()}
     if "wall_s" in acc and acc["wall_s"] is not None:
@@ -354,6 +356,9 @@ class PairEvaluator:
 
   def evaluate(self, pairs: list) -> list[dict]:
     results = []
+    if hasattr(self.oracle, "prefetch"):  # backend 'ray': train the batch's new networks at once
+      new = [p for p in map(self.validate, pairs) if self.key(p) not in self._cache]
+      self.oracle.prefetch([p["model"] for p in new])
     for pair in pairs:
       pair = self.validate(pair)
       k = self.key(pair)

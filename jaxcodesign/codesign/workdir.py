@@ -77,7 +77,9 @@ def versions() -> dict[str, str | None]:
 def fingerprint(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
   """The settings record of ``cfg``: ``{"format", "experiment", "config": {dotted: value},
   "versions": {...}}`` (JSON-normalised, so it compares equal to its own round trip)."""
-  rec = {"format": FORMAT, "experiment": str(cfg.name), "config": flatten(cfg),
+  from jaxcodesign.codesign.backends import FIELDS as _where  # where trainings run: no result
+  rec = {"format": FORMAT, "experiment": str(cfg.name),
+         "config": {k: v for k, v in flatten(cfg).items() if k not in _where},
          "versions": versions()}
   return json.loads(json.dumps(rec, sort_keys=True, default=str))
 
