@@ -118,6 +118,8 @@ def build_experiment(cfg: ml_collections.ConfigDict, workdir=None) -> Experiment
   if cfg.oracle.kind == "table":
     # Only models measured on the task are candidates (the table's rows, in file order).
     model_space = generic.FiniteSpace(model_space, [oracle.models[h] for h in oracle.table])
+  from jaxcodesign.codesign import backends  # cfg.backend: trainings local or as Ray tasks
+  oracle = backends.wrap_oracle(cfg, oracle, workdir)
   pair_space = product.PairSpace(model_space, hardware.space)
   cache = pathlib.Path(workdir) / "evaluations.jsonl" if workdir is not None else None
   evaluator = PairEvaluator(oracle, hardware, model_space, cache, salt=workdir_lib.cache_salt(cfg))
