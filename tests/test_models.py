@@ -36,7 +36,7 @@ def _n_leaves(tree):
 def test_flexibert_param_count_matches_flax_tree(md, kw):
   model = FlexiBERT(md, num_classes=7, max_len=8, vocab_size=kw.get("vocab_size"))
   x = (jnp.zeros((2, 8), jnp.int32) if "vocab_size" in kw else jnp.zeros((2, 8, kw["input_dim"])))
-  shapes = jax.eval_shape(lambda k: model.init(k, x), jax.random.PRNGKey(0))
+  shapes = jax.eval_shape(lambda k: model.init(k, x), jax.random.key(0))
   assert _n_leaves(shapes["params"]) == flexibert_param_count(md, 7, 8, **kw)
   out = jax.eval_shape(lambda v: model.apply(v, x), shapes)
   assert out.shape == (2, 7)
@@ -44,7 +44,7 @@ def test_flexibert_param_count_matches_flax_tree(md, kw):
 
 def test_flexibert_projection_only_between_different_sizes():
   x = jnp.zeros((1, 8, 8))
-  shapes = jax.eval_shape(lambda k: FlexiBERT(MIXED, 10, 8).init(k, x), jax.random.PRNGKey(0))["params"]
+  shapes = jax.eval_shape(lambda k: FlexiBERT(MIXED, 10, 8).init(k, x), jax.random.key(0))["params"]
   assert "proj_2" in shapes and "proj_1" not in shapes
   assert shapes["proj_2"]["kernel"].shape == (32, 64)
   # one head's parameters: a d x d matrix only for weighted multiplicative attention
@@ -54,8 +54,8 @@ def test_flexibert_projection_only_between_different_sizes():
 
 def test_every_head_type_contributes():
   model = FlexiBERT(ALL_HEADS, num_classes=10, max_len=8)
-  x = jax.random.normal(jax.random.PRNGKey(1), (4, 8, 8))
-  v = init_model(model, jax.random.PRNGKey(0), x)
+  x = jax.random.normal(jax.random.key(1), (4, 8, 8))
+  v = init_model(model, jax.random.key(0), x)
   apply = jax.jit(lambda p: model.apply({"params": p}, x))
   grads = jax.jit(jax.grad(lambda p: jnp.sum(apply(p) ** 2)))(v["params"])
   base = apply(v["params"])
@@ -75,8 +75,8 @@ def test_token_mixing_heads_mix_tokens():
   from jaxcodesign.models.flexibert import Head
   for op in ("l_dft_4", "l_dct_4", "c_13_4"):
     head = Head(op.rsplit("_", 1)[0], 4)
-    x = jax.random.normal(jax.random.PRNGKey(0), (1, 8, 4))
-    v = head.init(jax.random.PRNGKey(1), x)
+    x = jax.random.normal(jax.random.key(0), (1, 8, 4))
+    v = head.init(jax.random.key(1), x)
     jac = jax.jit(jax.jacobian(lambda z: head.apply(v, z)[0, 5]))(x)  # d out[token 5] / d x
     assert float(jnp.abs(jac[0, 0]).sum()) > 0, op
 
@@ -97,10 +97,10 @@ SPACE = CNNBenchSpace(base_ops=SMALL_BASE_OPS + ("conv3x3-c16-p1-s2-bn-silu", "u
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_cnn_params_and_shapes_match_infer_shapes(seed):
-  for p in SPACE.sample(jax.random.PRNGKey(seed), 3):
+  for p in SPACE.sample(jax.random.key(seed), 3):
     net = build_cnn(p, 10)
     x = jnp.zeros((2, 8, 8, 1))
-    shapes = jax.eval_shape(lambda k: net.init(k, x), jax.random.PRNGKey(0))
+    shapes = jax.eval_shape(lambda k: net.init(k, x), jax.random.key(0))
     rows = infer_shapes(p, (1, 8, 8), 10)
     assert _n_leaves(shapes["params"]) == sum(r.params for r in rows) == cnn_cost(p, (8, 8, 1), 10)["params"]
     _, state = jax.eval_shape(lambda v: net.apply(v, x, mutable=["intermediates"]), shapes)
@@ -124,8 +124,8 @@ def test_cnn_batchnorm_train_and_eval_modes():
                    {"matrix": [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]],
                     "labels": ["input", "global-avg-pool", "dense_classes", "output"]}]}
   net = build_cnn(p, 10)
-  x = jax.random.normal(jax.random.PRNGKey(0), (8, 8, 8, 1)) * 3 + 1
-  v = init_model(net, jax.random.PRNGKey(0), x)
+  x = jax.random.normal(jax.random.key(0), (8, 8, 8, 1)) * 3 + 1
+  v = init_model(net, jax.random.key(0), x)
   assert "batch_stats" in v
   y_train, upd = net.apply(v, x, train=True, mutable=["batch_stats"])
   y_eval = net.apply(v, x, train=False)
@@ -221,8 +221,8 @@ def test_transfer_units_and_copy():
   assert transfer_units("flexibert", a, c) == []
   assert nearest_neighbour("flexibert", b, [c, a]) == (1, 1)
   x = jnp.zeros((1, 8, 8))
-  va = init_model(FlexiBERT(a, 10, 8), jax.random.PRNGKey(0), x)
-  vb = init_model(FlexiBERT(b, 10, 8), jax.random.PRNGKey(1), x)
+  va = init_model(FlexiBERT(a, 10, 8), jax.random.key(0), x)
+  vb = init_model(FlexiBERT(b, 10, 8), jax.random.key(1), x)
   out, units = transfer_variables("flexibert", a, va, b, vb)
   assert jax.tree_util.tree_structure(out) == jax.tree_util.tree_structure(vb)
   for u in units:
@@ -232,7 +232,7 @@ def test_transfer_units_and_copy():
     for s, d in zip(jax.tree_util.tree_leaves(vb["params"][u]), jax.tree_util.tree_leaves(out["params"][u])):
       np.testing.assert_array_equal(s, d)
   # CNN: identical first module transfers, a different second module stops the prefix
-  p, q = SPACE.sample(jax.random.PRNGKey(7), 2)
+  p, q = SPACE.sample(jax.random.key(7), 2)
   mixed = {"modules": [p["modules"][0]] + q["modules"][1:]} if len(q["modules"]) > 1 else None
   if mixed is not None and len(p["modules"]) > 1:
     assert transfer_units("cnnbench", p, mixed)[:1] == ["module_0"]

@@ -60,9 +60,9 @@ def test_cnn_oracle_trains_and_reports_infer_shapes_cost():
 def test_selection_never_sees_test_labels(seq_data):
   model = FlexiBERT(A, 10, max_len=8)
   cfg = {"epochs": 4, "patience": None}  # the oracle fixture's budget: compiled programs are reused
-  r1 = train_model(model, seq_data, cfg, jax.random.PRNGKey(3))
+  r1 = train_model(model, seq_data, cfg, jax.random.key(3))
   wrong = seq_data._replace(y_test=(seq_data.y_test + 1) % 10)  # every test label wrong
-  r2 = train_model(model, wrong, cfg, jax.random.PRNGKey(3))
+  r2 = train_model(model, wrong, cfg, jax.random.key(3))
   assert r1["val_history"] == r2["val_history"]
   assert (r1["best_epoch"], r1["val_accuracy"]) == (r2["best_epoch"], r2["val_accuracy"])
   assert r1["best_epoch"] == int(np.argmax(r1["val_history"])) + 1  # first best validation epoch
@@ -76,9 +76,9 @@ def test_weight_transfer_beats_scratch_at_equal_steps(seq_data):
   hidden 16 and A at 6 epochs (0.62) the effect is within noise (transfer won 2 of 3 keys)."""
   a32 = {"l": 2, "o": [["sa_sdp_16"] * 2] * 2, "h": [32, 32], "f": [[64], [64]]}
   b32 = {"l": 2, "o": [["sa_sdp_16"] * 2, ["c_9_16", "l_dct_16"]], "h": [32, 32], "f": [[64], [64]]}
-  ra = train_model(FlexiBERT(a32, 10, 8), seq_data, {"epochs": 8, "patience": None}, jax.random.PRNGKey(0))
+  ra = train_model(FlexiBERT(a32, 10, 8), seq_data, {"epochs": 8, "patience": None}, jax.random.key(0))
   model_b = FlexiBERT(b32, 10, 8)
-  key = jax.random.PRNGKey(1)
+  key = jax.random.key(1)
   fresh = init_model(model_b, jax.random.split(key)[0], seq_data.x_train[:1])
   init, units = transfer_variables("flexibert", a32, ra["variables"], b32, fresh)
   assert units == ["embed", "pos_embed", "layer_0"]

@@ -74,7 +74,8 @@ def _validate_config(cfg) -> None:
     raise ConfigError(f"invalid value for field 'budget': {cfg.budget}; allowed: >= 2 evaluations")
   if cfg.search.init_design < 1 or cfg.search.init_design >= cfg.budget:
     raise ConfigError(f"invalid value for field 'search.init_design': {cfg.search.init_design}; "
-                      f"allowed: [1, budget) = [1, {cfg.budget})")
+                      f"allowed: [1, budget) = [1, {cfg.budget}); lower it with "
+                      f"--config.search.init_design={max(1, cfg.budget // 2)} for a small budget")
   if not cfg.methods:
     raise ConfigError("invalid value for field 'methods': empty; allowed: a list of "
                       f"{sorted(METHOD_FNS)}")

@@ -196,7 +196,7 @@ def train_model(model, data: Dataset, config: TrainConfig | dict | None = None, 
     model: Flax module, ``apply(variables, x[B, ...], train=bool) -> logits[B, C]``.
     data: fixed split (:class:`jaxcodesign.models.data.Dataset`).
     config: :class:`TrainConfig` or a dict of its fields.
-    key: JAX PRNG key (init and shuffling); default ``PRNGKey(0)``.
+    key: JAX PRNG key (init and shuffling), typed (``jax.random.key``) or raw; default ``key(0)``.
     init_variables: optional initial variables (same tree structure as ``model.init``), e.g. from
       :func:`jaxcodesign.models.transfer.transfer_variables`.
     macs: the model's multiply-accumulates per example, copied into the result.
@@ -212,7 +212,7 @@ def train_model(model, data: Dataset, config: TrainConfig | dict | None = None, 
     ConfigError: invalid config.
   """
   cfg = TrainConfig.from_dict(config) if not isinstance(config, TrainConfig) else config
-  key = jax.random.PRNGKey(0) if key is None else key
+  key = jax.random.key(0) if key is None else key
   t0 = time.perf_counter()
   k_init, k_shuffle = jax.random.split(key)
   x_train = np.asarray(data.x_train)
