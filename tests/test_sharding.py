@@ -172,3 +172,34 @@ def test_surrogate_members_sharded(report):
   assert s["members"] == 8 and s["sharded"] and s["epochs_equal"]
   assert s["param_maxdiff"] <= 1e-4
   assert max(s["pred_maxdiff"]) <= 1e-4 * max(1.0, s["pred_scale"])
+
+
+_MULTIHOST = textwrap.dedent(r"""
+  import json, os, socket
+  s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+  from jaxcodesign.distributed import sharding as SH
+  off = SH.initialize_multihost()  # JAXCODESIGN_MULTIHOST unset in this env: disabled
+  os.environ[SH.MULTIHOST_ENV] = "1"
+  on = SH.initialize_multihost(coordinator_address=f"127.0.0.1:{port}", num_processes=1,
+                               process_id=0)
+  again = SH.initialize_multihost()
+  import jax, numpy as np
+  x, n = SH.shard_batch(np.arange(5.0), SH.batch_mesh())
+  print("REPORT " + json.dumps(dict(off=off, on=on, again=again, init=jax.distributed.is_initialized(),
+        processes=jax.process_count(), sharded=SH.is_batch_sharded(x, 4),
+        host=SH.to_host(x, n).tolist())))
+""")
+
+
+def test_multihost_flag_single_process():
+  """The multi-host switch really calls jax.distributed.initialize (a 1-process job on 4 forced
+  devices): off without the flag, on with it, idempotent; sharding works on the resulting mesh."""
+  env = {k: v for k, v in os.environ.items() if k != "JAXCODESIGN_MULTIHOST"}
+  env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+  env["JAX_PLATFORMS"] = "cpu"
+  proc = subprocess.run([sys.executable, "-c", _MULTIHOST], env=env, capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  r = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("REPORT "))[7:])
+  assert r == dict(off=False, on=True, again=False, init=True, processes=1, sharded=True,
+                   host=[0.0, 1.0, 2.0, 3.0, 4.0])

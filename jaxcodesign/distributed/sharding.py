@@ -200,8 +200,7 @@ def initialize_multihost(enabled: bool | None = None, coordinator_address: str |
     enabled = os.environ.get(MULTIHOST_ENV, "").strip().lower() in ("1", "true", "yes")
   if not enabled:
     return False
-  from jax._src import distributed as _dist  # the documented "is initialised" check has no public API
-  if getattr(_dist.global_state, "client", None) is not None:
+  if jax.distributed.is_initialized():
     return False
   kw = dict(coordinator_address=coordinator_address, num_processes=num_processes,
             process_id=process_id, local_device_ids=local_device_ids)
