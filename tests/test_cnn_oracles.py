@@ -343,3 +343,12 @@ def test_prepared_arrays_equal_the_dicts():
       assert leak[i] == pytest.approx(r["energy_components"][k]["leakage_j"], rel=1e-12)
   assert arr["cycles"].dtype == np.int64 and arr["fits_reticle"].dtype == bool
   assert arr["area_mm2"][0] == 230.06409445958403
+
+
+def test_strided_projection_reads_only_the_inputs_it_uses():
+  """1x1 conv, stride 2, 16 -> 8 channels on 8x8 -> 4x4: 16 x 16 = 256 of the 1,024 inputs are read,
+  once per output-channel tile (ceil(8 / Pof=2) = 4 on SMALL), and 128 outputs written."""
+  rows = [LayerShape(0, 1, "proj", "proj", 16, 8, (8, 8), (4, 4), 1, 2, 1, 128, 128 * 16)]
+  out = one(W.lower_layers(rows), SMALL)
+  assert out["energy_breakdown_nj"]["activation_buffer"] == pytest.approx(
+      (256 * 4 + 128) * 20 * eb("activation"), rel=1e-5)
