@@ -24,7 +24,7 @@ Departures from the original code (issue 12, documented in docs/dini.md):
   a reverse map from the ``K`` outputs alone cannot recover ``d - K`` inputs;
 * the start is a sklearn ``IterativeImputer`` (BayesianRidge) fill (``init``) instead of zeros, and
   the final table is the validation-chosen blend ``alpha * dini + (1 - alpha) * init``
-  (``alpha`` in {0, 0.25, ..., 1}, chosen on the observed validation cells only);
+  (``alpha`` in {0, 0.1, ..., 1}, chosen on the observed validation cells only);
 * mixed column types: continuous, binary and ordinal columns are predicted softly (regression in
   [0, 1]); categorical columns (only when declared) are one-hot blocks predicted with a softmax and
   cross-entropy, imputed as the most probable category.
@@ -64,6 +64,8 @@ class DINIConfig:
     rounds: maximum interleaved train/inversion rounds.
     train_steps: full-batch Adam steps per round; lr, weight_decay: AdamW of the surrogates.
     invert_steps: Adam steps of the inversion per round; invert_lr: its step size (normalised units).
+    forward_weight: scale of the forward term's ``|f(x) - y|^2`` gradient into the inputs (the
+      inversion through ``f``; 1 = plain gradient, 0 = outputs follow ``f`` but inputs only ``g``).
     context_mask: fraction of observed inputs hidden at random in each training step of the
       reverse surrogate (masked denoising).
     impute_fraction: fraction of missing cells (lowest MC-dropout std) moved in round 1; round r moves
@@ -84,6 +86,7 @@ class DINIConfig:
   weight_decay: float = 1e-4
   invert_steps: int = 20
   invert_lr: float = 2e-2
+  forward_weight: float = 0.03
   context_mask: float = 0.3
   impute_fraction: float = 0.5
   mc_samples: int = 8
@@ -356,8 +359,13 @@ def _invert_round(st: _Static, params, e, miss, movable, is_cat, block):
   opt = optax.adam(st.cfg.invert_lr)
 
   def row_loss(er, mr):
-    pred, _ = _apply(st, params, er[None], mr[None], is_cat, block)
-    return jnp.sum((pred[0] - er) ** 2)
+    # reverse term on the hidden (missing) inputs only, forward term on all outputs; the forward
+    # term's gradient into the inputs is scaled by forward_weight (value unchanged)
+    x = er[:st.dx]
+    x_eff = jax.lax.stop_gradient(x) + st.cfg.forward_weight * (x - jax.lax.stop_gradient(x))
+    pred, _ = _apply(st, params, jnp.concatenate([x_eff, er[st.dx:]])[None], mr[None], is_cat, block)
+    w = jnp.concatenate([mr[:st.dx], jnp.ones((st.dy,))])
+    return jnp.sum(w * (pred[0] - er) ** 2)
 
   grad_rows = jax.vmap(jax.grad(row_loss))
 
@@ -531,8 +539,8 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
     zd = decode(lay.unpad(e_now, n), schema)
     return float(np.sqrt(np.mean((zd[val] - zn[val]) ** 2)))
 
-  best = (val_rmse(e0), 0, np.asarray(e0))
-  history = [{"round": 0, "train_loss": float("nan"), "val_rmse": best[0]}]
+  history = [{"round": 0, "train_loss": float("nan"), "val_rmse": val_rmse(e0)}]
+  best = (np.inf, 0, np.asarray(e0))
   stale = 0
   std_now = np.zeros_like(e0)
   for r in range(1, cfg.rounds + 1):
@@ -545,7 +553,9 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
     e = _invert_round(st, params, e, hid_j, jnp.asarray(movable), is_cat, block)
     v = val_rmse(e)
     history.append({"round": r, "train_loss": float(loss), "val_rmse": v})
-    if v < best[0] - 1e-6 or best[1] == 0 and not val.any():
+    # patience counts against the best DINI round (round 0, the start fill, stays a candidate of the
+    # blend below but does not stop the surrogates while they are still learning)
+    if r == 1 or v < best[0] - 1e-6:
       best, stale = (v, r, np.asarray(e)), 0
     else:
       stale += 1
@@ -558,10 +568,13 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
   alpha = 1.0
   if cfg.blend and val.any():
     errs = []
-    for a in np.linspace(0.0, 1.0, 5):
+    for a in np.linspace(0.0, 1.0, 11):
       zb = _blend(z_dini, fill0, a, schema)
       errs.append(float(np.sqrt(np.mean((zb[val] - zn[val]) ** 2))))
-    alpha = float(np.linspace(0.0, 1.0, 5)[int(np.argmin(errs))])
+    alpha = float(np.linspace(0.0, 1.0, 11)[int(np.argmin(errs))])
+  if val.any() and alpha < 1.0:
+    # the start imputer refitted on ALL observed cells (the validation cells were hidden from it)
+    fill0, init_model, col_mean = _init_fill(cfg, np.where(miss, np.nan, zn), seed)
   zb = _blend(z_dini, fill0, alpha, schema)
   out_n = np.where(miss, zb, zn)
   imputed = np.where(miss, out_n * span + lo, z)
