@@ -16,7 +16,9 @@ accuracy. Every method gets the same query budget (unique models, duplicates fre
 
 Reported per method and query count: best-found accuracy and simple regret
 (max measured accuracy - best found), mean and standard error over seeds, as a markdown table
-(printed), ``<out>/<task>.csv``, ``<out>/<task>.json`` and a PNG plot ``<out>/<task>.png``. Also the
+(printed), a paired comparison of BOSHNAS against every other method at the full budget (mean
+difference +- s.e., wins / ties / losses over seeds, two-sided Wilcoxon signed-rank p-value, and a
+plain sentence saying whether the difference exceeds seed noise), ``<out>/<task>.csv``, ``<out>/<task>.json`` and a PNG plot ``<out>/<task>.png``. Also the
 Kendall tau of the BOSHNAS surrogate (same config) fit on a fixed random 80 % of the measured models and
 evaluated on the other 20 % (a diagnostic of the surrogate only; the search never sees a split).
 Objective: ``Objective(ObjectiveTerm("accuracy", 1.0, valid_range=(0, 1)))`` through
@@ -49,6 +51,10 @@ flags.DEFINE_integer("n_init", 10, "initial random designs (BOSHNAS, GP-BO; RE p
 flags.DEFINE_integer("batch", 2, "BOSHNAS queries per round")
 flags.DEFINE_list("methods", ["boshnas", "random", "evolution", "gp_bo"], "methods to run")
 flags.DEFINE_string("out", "results/nas_flexibert_small", "output directory")
+flags.DEFINE_enum("surrogate", "default", ["default", "small"],
+                  "BOSHNAS surrogate: 'default' = SurrogateConfig() (4 members, 150 epochs on every "
+                  "row, no holdout); 'small' = the earlier cut-down config (hidden 32-16, 2 members, "
+                  "40 epochs)")
 
 OBJECTIVE = Objective(terms=(ObjectiveTerm("accuracy", 1.0, 1.0, False, (0.0, 1.0)),))
 
@@ -75,10 +81,15 @@ class MemoHashSpace:
     return getattr(self._space, name)
 
 
-def surrogate_config():
+def surrogate_config(kind: str | None = None):
+  """BOSHNAS's surrogate: the package default (padded to 64 rows: one compilation for budgets up to
+  64) or the earlier cut-down 'small' configuration."""
   from jaxcodesign.surrogates import SurrogateConfig
-  return SurrogateConfig(hidden=(32, 16), npn_hidden=(16, 16), n_members=2, epochs=40,
-                         min_epochs=5, mc_samples=6, min_bucket=64)
+  kind = kind or (FLAGS.surrogate if "surrogate" in FLAGS and FLAGS.is_parsed() else "default")
+  if kind == "small":
+    return SurrogateConfig(hidden=(32, 16), npn_hidden=(16, 16), n_members=2, epochs=40,
+                           min_epochs=5, mc_samples=6, min_bucket=64)
+  return SurrogateConfig(min_bucket=64)
 
 
 def boshnas_config(budget: int, n_init: int, batch: int) -> BoshnasConfig:
@@ -111,7 +122,7 @@ def kendall_tau_holdout(space, candidates, table, seed: int = 12345) -> tuple[fl
   n_tr = int(0.8 * len(candidates))
   x = space.to_features_batch(candidates).astype(np.float32)
   y = np.array([table[space.hash(p)]["accuracy"] for p in candidates], np.float32)
-  state = fit_surrogate(jax.random.PRNGKey(seed), x[perm[:n_tr]], y[perm[:n_tr]], surrogate_config())
+  state = fit_surrogate(jax.random.key(seed), x[perm[:n_tr]], y[perm[:n_tr]], surrogate_config())
   mean = np.asarray(predict(state, x[perm[n_tr:]]).mean)
   return float(kendalltau(mean, y[perm[n_tr:]])[0]), n_tr, len(candidates) - n_tr
 
@@ -150,6 +161,30 @@ def summarise(curves: dict, best_possible: float):
               "mean_regret": regret.mean(0),
               "se_regret": regret.std(0, ddof=1) / np.sqrt(n) if n > 1 else 0 * c[0]}
   return out
+
+
+def paired_comparison(curves: dict, reference: str = "boshnas") -> tuple[str, dict]:
+  """Wilcoxon signed-rank test over seeds (paired by seed: same key, same initial candidates for
+  the model-based methods) of ``reference``'s best-found accuracy at the full budget against each
+  other method. Returns (markdown table, dict of statistics)."""
+  from scipy.stats import wilcoxon
+  if reference not in curves:
+    return "", {}
+  ref = np.asarray(curves[reference])[:, -1]
+  lines = [f"| {reference} vs | mean diff +- s.e. | wins / ties / losses | Wilcoxon p (two-sided) |",
+           "|---|---|---|---|"]
+  stats = {}
+  for m, c in curves.items():
+    if m == reference:
+      continue
+    d = ref - np.asarray(c)[:, -1]
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    w, t, l = int(np.sum(d > 0)), int(np.sum(d == 0)), int(np.sum(d < 0))
+    p = float(wilcoxon(d, zero_method="zsplit").pvalue) if np.any(d != 0) else 1.0
+    stats[m] = {"mean_diff": float(d.mean()), "se_diff": float(se), "wins": w, "ties": t,
+                "losses": l, "wilcoxon_p": p}
+    lines.append(f"| {m} | {d.mean():+.4f} +- {se:.4f} | {w} / {t} / {l} | {p:.3g} |")
+  return "\n".join(lines), stats
 
 
 def plot(summary, task, path):
@@ -193,7 +228,7 @@ def main(argv):
   for s in range(FLAGS.seeds):
     for m in FLAGS.methods:
       t = time.time()
-      curves[m].append(run_method(m, jax.random.PRNGKey(s), space, candidates, table, budget,
+      curves[m].append(run_method(m, jax.random.key(s), space, candidates, table, budget,
                                   FLAGS.n_init, FLAGS.batch))
       timing[m] += time.time() - t
     print(f"seed {s}: " + ", ".join(f"{m} {curves[m][-1][-1]:.4f}" for m in FLAGS.methods),
@@ -209,6 +244,14 @@ def main(argv):
                  f"| {timing[m] / FLAGS.seeds:.2f} |")
   table_md = "\n".join(lines)
   print(table_md)
+  paired_md, paired = paired_comparison(curves)
+  if paired_md:
+    print(f"\npaired over {FLAGS.seeds} seeds, best accuracy at {budget} queries:\n{paired_md}")
+    for m, st in paired.items():
+      verdict = ("beats" if st["mean_diff"] > 0 else "does not beat")
+      sig = "significant" if st["wilcoxon_p"] < 0.05 else "within seed noise"
+      print(f"BOSHNAS {verdict} {m} on {task} at {budget} queries "
+            f"({st['mean_diff']:+.4f}, p = {st['wilcoxon_p']:.3g}: {sig})")
   out = pathlib.Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
   with open(out / f"{task}.csv", "w") as f:
@@ -219,7 +262,8 @@ def main(argv):
                 f"{s['mean_regret'][q]:.6f},{s['se_regret'][q]:.6f}\n")
   meta = {"task": task, "n_candidates": len(candidates), "max_accuracy": best_possible,
           "budget": budget, "seeds": FLAGS.seeds, "n_init": FLAGS.n_init, "batch": FLAGS.batch,
-          "kendall_tau_holdout": tau, "tau_split": [n_tr, n_te],
+          "kendall_tau_holdout": tau, "tau_split": [n_tr, n_te], "surrogate": FLAGS.surrogate,
+          "paired": paired, "paired_markdown": paired_md,
           "seconds_per_run": {m: timing[m] / FLAGS.seeds for m in timing},
           "wall_s": time.time() - t0, "markdown": table_md,
           "curves": {m: np.asarray(c).tolist() for m, c in curves.items()}}

@@ -28,12 +28,47 @@ def test_get_dotted_and_training_data():
     launcher.point_of({"foo": 1}, 0)
 
 
+def _run(argv):
+  launcher.define_flags()
+  launcher.FLAGS.unparse_flags()
+  launcher.FLAGS(["surrogate"] + argv)
+  try:
+    launcher.main([])
+  finally:
+    launcher.FLAGS.unparse_flags()
+
+
+def _library(fixtures_dir):
+  return [json.loads(l) for l in open(fixtures_dir / "flexibert_small" / "library.jsonl")]
+
+
+def test_bad_inputs_fail_before_training(fixtures_dir, tmp_path):
+  rows = _library(fixtures_dir)[:20]
+  train = tmp_path / "train.jsonl"
+  train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+  bad = tmp_path / "bad.jsonl"
+  bad.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"hash": "x"}) + "\n")
+  out = tmp_path / "out.jsonl"
+  base = ["--space=flexibert_small", f"--train={train}", "--target=accuracy.SST-2"]
+  with pytest.raises(ConfigError, match="row 1 has no design point"):
+    _run(base + [f"--predict={bad}", f"--output={out}"])
+  assert not out.exists()
+  with pytest.raises(ConfigError, match="output"):
+    _run(base + [f"--predict={train}", f"--output={tmp_path}"])
+  with pytest.raises(ConfigError, match="tree_weight"):
+    _run(base + [f"--predict={train}", f"--output={out}", "--tree_weight=2"])
+  assert not out.exists()
+
+
 @pytest.mark.slow
-def test_cli_is_predictive_on_held_back_sst2(fixtures_dir, tmp_path):
-  rows = [json.loads(l) for l in open(fixtures_dir / "flexibert_small" / "library.jsonl")]
+def test_default_ranks_held_back_sst2_at_least_as_well_as_a_random_forest(fixtures_dir, tmp_path):
+  """The judged configuration: the command's DEFAULTS, trained on library rows, ranking held-back
+  measured models; the oracle is a 500-tree random forest fit on the same rows (one fixed split)."""
+  from sklearn.ensemble import RandomForestRegressor
+  from jaxcodesign.spaces import get_space
+  rows = _library(fixtures_dir)
   measured = [r for r in rows if "SST-2" in r["accuracy"]]
-  rng = np.random.default_rng(0)
-  perm = rng.permutation(len(measured))
+  perm = np.random.default_rng(0).permutation(len(measured))
   n_train = int(0.8 * len(measured))
   train = [measured[i] for i in perm[:n_train]]
   held = [measured[i] for i in perm[n_train:]]
@@ -41,20 +76,18 @@ def test_cli_is_predictive_on_held_back_sst2(fixtures_dir, tmp_path):
   (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train + unmeasured))
   (tmp_path / "pred.jsonl").write_text("".join(json.dumps(r) + "\n" for r in held))
   out = tmp_path / "out.jsonl"
-  launcher.define_flags()
-  launcher.FLAGS.unparse_flags()
-  launcher.FLAGS(["surrogate", "--space=flexibert_small", f"--train={tmp_path / 'train.jsonl'}",
-                  "--target=accuracy.SST-2", f"--predict={tmp_path / 'pred.jsonl'}",
-                  f"--output={out}", "--members=2", "--epochs=60"])
-  try:
-    launcher.main([])
-  finally:
-    launcher.FLAGS.unparse_flags()
+  _run(["--space=flexibert_small", f"--train={tmp_path / 'train.jsonl'}",
+        "--target=accuracy.SST-2", f"--predict={tmp_path / 'pred.jsonl'}", f"--output={out}"])
   preds = [json.loads(l) for l in out.read_text().splitlines()]
-  assert len(preds) == len(held)
   assert [p["hash"] for p in preds] == [r["hash"] for r in held]
   for p in preds:
     assert p["epistemic_std"] >= 0 and p["aleatoric_std"] >= 0 and 0.5 < p["mean"] < 1.0
-  tau = kendalltau([p["mean"] for p in preds], [r["accuracy"]["SST-2"] for r in held])[0]
-  print(f"held-out SST-2 Kendall tau = {tau:.3f} (n_train={n_train}, n_held={len(held)})")
-  assert tau > 0.3  # measured 0.48 with this split and config (2 members, 60 epochs)
+  y = [r["accuracy"]["SST-2"] for r in held]
+  tau = kendalltau([p["mean"] for p in preds], y)[0]
+  space = get_space("flexibert_small")
+  xtr = space.to_features_batch([r["model_dict"] for r in train])
+  rf = RandomForestRegressor(n_estimators=500, random_state=1, n_jobs=1).fit(
+      xtr, [r["accuracy"]["SST-2"] for r in train])
+  tau_rf = kendalltau(rf.predict(space.to_features_batch([r["model_dict"] for r in held])), y)[0]
+  print(f"held-out SST-2 Kendall tau: default {tau:.3f}, random forest {tau_rf:.3f}")
+  assert tau >= tau_rf - 0.005  # measured: see docs/surrogates.md (split seed 0)

@@ -4,6 +4,7 @@ The training program takes ~10 s to compile on a free CPU core (more under conte
 share a few fitted states (module-scoped fixtures) and reuse one compiled program per encoder.
 """
 
+import chex
 import jax
 import jax.numpy as jnp
 import jraph
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 
 from jaxcodesign.errors import ConfigError
-from jaxcodesign.surrogates import (TRACE_COUNTS, SurrogateConfig, acquisition_fn,
-                                    bucket_size, fit_surrogate, predict)
+from jaxcodesign.padding import bucket_size
+from jaxcodesign.surrogates import (HybridConfig, SurrogateConfig, acquisition_fn, fit_hybrid,
+                                    fit_surrogate, predict)
+from jaxcodesign.surrogates import surrogate as surrogate_mod
 from jaxcodesign.surrogates.npn import linear_moments, relu_moments, sigmoid_moments
 
 CFG = SurrogateConfig(n_members=3, epochs=150)
@@ -25,7 +28,7 @@ def _gauss(key, shape, scale=1.0):
 
 
 def test_npn_linear_moments_match_monte_carlo():
-  k = jax.random.split(jax.random.PRNGKey(0), 8)
+  k = jax.random.split(jax.random.key(0), 8)
   x_m, x_s = _gauss(k[0], (3,)), jax.random.uniform(k[1], (3,), minval=0.1, maxval=1.0)
   w_m, w_s = _gauss(k[2], (3, 4)), jax.random.uniform(k[3], (3, 4), minval=0.05, maxval=0.5)
   b_m, b_s = _gauss(k[4], (4,)), jax.random.uniform(k[5], (4,), minval=0.05, maxval=0.5)
@@ -49,7 +52,7 @@ def _mc_activation(fn, key):
 
 
 def test_npn_relu_moments_match_monte_carlo():
-  o_m, o_s, mc_m, mc_s = _mc_activation(jax.nn.relu, jax.random.PRNGKey(1))
+  o_m, o_s, mc_m, mc_s = _mc_activation(jax.nn.relu, jax.random.key(1))
   m, s = relu_moments(o_m, o_s, exact=True)
   np.testing.assert_allclose(m, mc_m, rtol=0.02, atol=0.01)
   np.testing.assert_allclose(s, mc_s, rtol=0.03, atol=0.01)
@@ -62,7 +65,7 @@ def test_npn_relu_moments_match_monte_carlo():
 
 
 def test_npn_sigmoid_moments_match_monte_carlo():
-  o_m, o_s, mc_m, mc_s = _mc_activation(jax.nn.sigmoid, jax.random.PRNGKey(2))
+  o_m, o_s, mc_m, mc_s = _mc_activation(jax.nn.sigmoid, jax.random.key(2))
   m, s = sigmoid_moments(o_m, o_s)
   np.testing.assert_allclose(m, mc_m, atol=0.01)
   np.testing.assert_allclose(s, mc_s, atol=0.03)  # the NPN variance approximation is crude
@@ -82,7 +85,7 @@ def _data(n, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
   x, y = _data(60)
-  return x, y, fit_surrogate(jax.random.PRNGKey(0), x, y, CFG)
+  return x, y, fit_surrogate(jax.random.key(0), x, y, CFG)
 
 
 def test_surrogate_fits_heteroscedastic_function(fitted):
@@ -101,26 +104,44 @@ def test_surrogate_fits_heteroscedastic_function(fitted):
   assert np.all(np.asarray(state.epochs) >= CFG.min_epochs)
 
 
-def test_refit_in_same_bucket_does_not_recompile(fitted):
-  x, y, state = fitted
-  assert bucket_size(60) == bucket_size(63) == 64 and bucket_size(3) == 16
-  n_fit = TRACE_COUNTS["fit"]
+TINY = SurrogateConfig(hidden=(8,), npn_hidden=(8,), n_members=1, epochs=2, mc_samples=2)
+
+
+def test_refit_in_same_bucket_does_not_recompile(monkeypatch):
+  chex.clear_trace_counter()
+  monkeypatch.setattr(surrogate_mod, "_fit_jit", jax.jit(
+      chex.assert_max_traces(surrogate_mod._fit_impl, n=1), static_argnames=surrogate_mod.FIT_STATIC))
+  monkeypatch.setattr(surrogate_mod, "_predict_jit",
+                      jax.jit(chex.assert_max_traces(surrogate_mod._predict_impl, n=1)))
+  assert bucket_size(60, 16) == bucket_size(63, 16) == 64 and bucket_size(3, 16) == 16
+  x, y = _data(60)
+  state = fit_surrogate(jax.random.key(0), x, y, TINY)
   x2, y2 = _data(63, seed=1)
-  state2 = fit_surrogate(jax.random.PRNGKey(1), x2, y2, CFG, init=state)
-  assert TRACE_COUNTS["fit"] == n_fit
+  state2 = fit_surrogate(jax.random.key(1), x2, y2, TINY, init=state)  # same bucket: no retrace
   assert int(state2.n_train) == 63
-  n_pred = TRACE_COUNTS["predict"]
-  predict(state2, x2[:5])
-  predict(state2, x2[:9])
-  predict(state, x2[:7])
-  assert TRACE_COUNTS["predict"] <= n_pred + 1
+  for s_, n in ((state2, 5), (state2, 9), (state, 7)):  # one predict bucket (16 rows)
+    assert predict(s_, x2[:n]).mean.shape == (n,)
+  with pytest.raises(AssertionError, match="traced"):  # a new bucket (128 rows) does retrace
+    fit_surrogate(jax.random.key(2), *_data(70, seed=2), TINY)
   with pytest.raises(ConfigError, match="config"):
-    fit_surrogate(jax.random.PRNGKey(1), x2, y2, SurrogateConfig(n_members=2), init=state)
+    fit_surrogate(jax.random.key(1), x2, y2, SurrogateConfig(n_members=2), init=state)
+
+
+def test_gnn_layers_sets_the_number_of_graph_convolutions():
+  g = surrogate_mod._pad_graphs(jraph.batch([_graph(np.random.default_rng(0), 4)] * 3), 3, 4)[0]
+  for layers in (1, 3):
+    cfg = SurrogateConfig(encoder="gnn", gnn_layers=layers, tower_width=8)
+    params = surrogate_mod._init_member(jax.random.key(0), cfg, 0, g)
+    for net in ("teacher", "student", "npn"):
+      enc = params[net]["params"]["_Encoder_0"]["GNNEncoder_0"]
+      assert sorted(enc) == [f"gcn_{i}" for i in range(layers)], (net, sorted(enc))
+  with pytest.raises(ConfigError, match="gnn_layers"):
+    SurrogateConfig(gnn_layers=0)
 
 
 def test_predictions_are_in_target_units(fitted):
   x, y, state = fitted
-  scaled = fit_surrogate(jax.random.PRNGKey(0), x, 10.0 * y + 5.0, CFG)
+  scaled = fit_surrogate(jax.random.key(0), x, 10.0 * y + 5.0, CFG)
   xt = np.linspace(0, 1.5, 7, dtype=np.float32)[:, None]
   p, q = predict(state, xt), predict(scaled, xt)
   np.testing.assert_allclose(q.mean, 10 * p.mean + 5, rtol=0.02, atol=0.1)
@@ -140,25 +161,60 @@ def test_acquisition_matches_predict_and_drives_gobi(fitted):
   g = jax.grad(acq)(jnp.asarray(xt[0]))
   assert np.all(np.isfinite(g)) and float(jnp.abs(g).sum()) > 0
 
+  # maximise=True is the negated upper confidence bound
+  up = jax.vmap(acquisition_fn(state, 0.5, 0.25, maximise=True))(jnp.asarray(xt))
+  np.testing.assert_allclose(up, -(p.mean + 0.5 * p.epistemic_std + 0.25 * p.aleatoric_std),
+                             rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("maximise", [True, False])
+def test_gobi_search_never_worse_than_its_starts(fitted, maximise, monkeypatch):
+  """Under the surrogate mean (k_e = k_a = 0) every returned design is at least as good as its start
+  in the requested direction, and some start improves; a new surrogate state does not retrace."""
+  from jaxcodesign.search import gobi as gobi_mod
   from jaxcodesign.search.gobi import GOBIConfig, gobi_search
   from jaxcodesign.spaces.generic import IntegerSpace
+  x, y, state = fitted
+  chex.clear_trace_counter()
+  monkeypatch.setattr(gobi_mod, "_gobi_jit", jax.jit(chex.assert_max_traces(gobi_mod._gobi_impl, n=1),
+                                                     static_argnames=("config",)))
   space = IntegerSpace([0], [20])
-  init = [[2], [10], [18]]
-  out = gobi_search(jax.random.PRNGKey(0), space, state, init, GOBIConfig(max_steps=50),
-                    k_e=0.0, k_a=0.0)
-  assert len(out) == 3 and all(space.is_valid(p) for p in out)
-  # no worse than its start on the surrogate mean (GOBI returns the best iterate)
-  mean = lambda pts: np.asarray(predict(state, space.to_features_batch(pts)).mean)
-  assert np.all(mean(out) <= mean(init) + 0.05)
-  # a new surrogate state (next round) reuses GOBI's compiled program
-  from jaxcodesign.search import gobi as gobi_mod
-  n_compiled = gobi_mod._gobi_jit._cache_size()
-  x2, y2 = _data(62, seed=2)
-  state2 = fit_surrogate(jax.random.PRNGKey(2), x2, y2, CFG, init=state)
-  out2 = gobi_search(jax.random.PRNGKey(1), space, state2, init, GOBIConfig(max_steps=50),
-                     k_e=0.0, k_a=0.0)
-  assert all(space.is_valid(p) for p in out2)
-  assert gobi_mod._gobi_jit._cache_size() == n_compiled
+  init = [[2], [10], [14], [18]]
+  mean = lambda st, pts: np.asarray(predict(st, space.to_features_batch(pts)).mean)
+  for st in (state, fit_surrogate(jax.random.key(2), *_data(62, seed=2), CFG, init=state)):
+    res = gobi_search(jax.random.key(0), space, st, init, GOBIConfig(max_steps=60), k_e=0.0,
+                      k_a=0.0, maximise=maximise)
+    assert len(res.points) == 4 and all(space.is_valid(p) for p in res.points)
+    sign = 1.0 if maximise else -1.0
+    gain = sign * (mean(st, res.points) - mean(st, init))
+    assert np.all(gain >= -1e-5) and np.max(gain) > 0.05, gain
+    np.testing.assert_allclose(res.value, mean(st, res.points), rtol=1e-4, atol=1e-4)
+    assert np.all(np.asarray(res.gobi.steps) >= 1)
+  with pytest.raises(ConfigError, match="maximise"):
+    gobi_search(jax.random.key(0), space, state, init, GOBIConfig(max_steps=5))
+
+
+def test_hybrid_combines_network_and_forest(fitted):
+  from jaxcodesign.surrogates.hybrid import tree_prediction
+  x, y, state = fitted
+  cfg = HybridConfig(network=CFG, n_trees=40, tree_weight=0.25)
+  hyb = fit_hybrid(jax.random.key(0), x, y, cfg)
+  xt = np.linspace(0.0, 1.0, 9, dtype=np.float32)[:, None]
+  p, pn = predict(hyb, xt), predict(hyb.network, xt)
+  forest = hyb.trees.predict(xt)  # sklearn's own forest mean is the oracle of the tree member
+  np.testing.assert_allclose(tree_prediction(hyb.trees, xt)[0], forest, rtol=1e-6)
+  np.testing.assert_allclose(p.mean, 0.75 * pn.mean + 0.25 * forest, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(p.aleatoric_std, pn.aleatoric_std)
+  # the mixture's epistemic spread is at least the disagreement term
+  assert np.all(p.epistemic_std ** 2 >= 0.25 * 0.75 * (pn.mean - forest) ** 2 - 1e-6)
+  assert np.corrcoef(p.mean, np.sin(5 * xt[:, 0]))[0, 1] > 0.9
+  # GOBI differentiates the network member
+  np.testing.assert_allclose(jax.vmap(acquisition_fn(hyb, 0.5, 0.5))(jnp.asarray(xt)),
+                             jax.vmap(acquisition_fn(hyb.network, 0.5, 0.5))(jnp.asarray(xt)))
+  with pytest.raises(ConfigError, match="tree_weight"):
+    HybridConfig(tree_weight=1.5)
+  with pytest.raises(ConfigError, match="trees"):
+    HybridConfig(trees="xgboost")
 
 
 @pytest.mark.slow
@@ -168,7 +224,7 @@ def test_two_tower_surrogate():
   b = rng.uniform(0, 1, (40, 2)).astype(np.float32)
   y = a.sum(1) * (0.5 + b[:, 0])
   cfg = SurrogateConfig(encoder="two_tower", n_members=2, epochs=80)
-  state = fit_surrogate(jax.random.PRNGKey(0), (a, b), y, cfg)
+  state = fit_surrogate(jax.random.key(0), (a, b), y, cfg)
   assert state.split == 3
   p = predict(state, (a, b))
   assert np.corrcoef(p.mean, y)[0, 1] > 0.9
@@ -192,14 +248,14 @@ def test_gnn_surrogate():
   graphs = [_graph(rng, 3 + i % 4) for i in range(24)]
   y = np.array([3 * g.nodes[:, 0].mean() for g in graphs], np.float32)
   cfg = SurrogateConfig(encoder="gnn", n_members=2, epochs=80)
-  state = fit_surrogate(jax.random.PRNGKey(0), jraph.batch(graphs), y, cfg)
+  state = fit_surrogate(jax.random.key(0), jraph.batch(graphs), y, cfg)
   p = predict(state, jraph.batch(graphs))
   assert p.mean.shape == (24,)
   assert np.corrcoef(p.mean, y)[0, 1] > 0.7
   with pytest.raises(ConfigError, match="gnn"):
     acquisition_fn(state)
   with pytest.raises(ConfigError, match="GraphsTuple"):
-    fit_surrogate(jax.random.PRNGKey(0), np.zeros((4, 2), np.float32), np.zeros(4), cfg)
+    fit_surrogate(jax.random.key(0), np.zeros((4, 2), np.float32), np.zeros(4), cfg)
 
 
 def test_bad_input_raises_config_error():
@@ -208,9 +264,9 @@ def test_bad_input_raises_config_error():
   with pytest.raises(ConfigError, match="dropout"):
     SurrogateConfig(dropout=1.5)
   with pytest.raises(ConfigError, match="rows"):
-    fit_surrogate(jax.random.PRNGKey(0), np.zeros((5, 2), np.float32), np.zeros(4), CFG)
+    fit_surrogate(jax.random.key(0), np.zeros((5, 2), np.float32), np.zeros(4), CFG)
   with pytest.raises(ConfigError, match="finite"):
-    fit_surrogate(jax.random.PRNGKey(0), np.zeros((5, 2), np.float32), np.array([0, 1, 2, 3,
+    fit_surrogate(jax.random.key(0), np.zeros((5, 2), np.float32), np.array([0, 1, 2, 3,
                                                                                  np.nan]), CFG)
   with pytest.raises(ConfigError, match="two_tower"):
-    fit_surrogate(jax.random.PRNGKey(0), (np.zeros((5, 2)), np.zeros((5, 1))), np.zeros(5), CFG)
+    fit_surrogate(jax.random.key(0), (np.zeros((5, 2)), np.zeros((5, 1))), np.zeros(5), CFG)

@@ -8,7 +8,8 @@
   returning mean and variance (aleatoric).  The encoder (two towers / GNN) is deterministic, so its
   output enters the NPN with zero variance.
 
-All take ``x`` as float[B, d] (``mlp``, ``two_tower``) or a ``jraph.GraphsTuple`` (``gnn``) and
+The encoder's ``width`` (towers, GNN) and ``gnn_layers`` (graph convolutions) come from
+``SurrogateConfig.tower_width`` / ``gnn_layers``.  All take ``x`` as float[B, d] (``mlp``, ``two_tower``) or a ``jraph.GraphsTuple`` (``gnn``) and
 return float[B] (NPN: a pair).
 """
 
@@ -47,10 +48,11 @@ class Teacher(nn.Module):
   encoder: str = "mlp"
   split: int = 0
   width: int = 32
+  gnn_layers: int = 2
 
   @nn.compact
   def __call__(self, x, deterministic: bool = True):
-    h = _Encoder(self.encoder, self.split, self.width)(x)
+    h = _Encoder(self.encoder, self.split, self.width, self.gnn_layers)(x)
     for w in self.hidden:
       h = nn.Dropout(self.dropout, deterministic=deterministic)(nn.softplus(nn.Dense(w)(h)))
     out = nn.Dense(1)(h)[..., 0]
@@ -62,10 +64,11 @@ class Student(nn.Module):
   encoder: str = "mlp"
   split: int = 0
   width: int = 32
+  gnn_layers: int = 2
 
   @nn.compact
   def __call__(self, x):
-    h = _Encoder(self.encoder, self.split, self.width)(x)
+    h = _Encoder(self.encoder, self.split, self.width, self.gnn_layers)(x)
     for w in self.hidden:
       h = nn.softplus(nn.Dense(w)(h))
     return nn.softplus(nn.Dense(1)(h)[..., 0])
@@ -77,10 +80,11 @@ class NPNNet(nn.Module):
   encoder: str = "mlp"
   split: int = 0
   width: int = 32
+  gnn_layers: int = 2
 
   @nn.compact
   def __call__(self, x):
-    m = _Encoder(self.encoder, self.split, self.width)(x)
+    m = _Encoder(self.encoder, self.split, self.width, self.gnn_layers)(x)
     s = jnp.zeros_like(m)
     for w in self.hidden:
       m, s = relu_moments(*NPNDense(w)(m, s))
