@@ -377,3 +377,22 @@ def test_prepared_configs_and_arrays_match_dicts():
     api.simulate_arrays("bert_tiny", prepared, reticle_mm2=0)
   # a larger reticle limit admits the Server
   assert api.simulate_arrays("bert_tiny", prepared, reticle_mm2=2000)["fits_reticle"].all()
+
+
+def test_cnn_dispatch_through_the_same_front_end():
+  import jax
+  from jaxcodesign.spaces.accelerators import NAMED_ACCELBENCH
+  from jaxcodesign.spaces.cnnbench import CNNBenchSpace
+  point = CNNBenchSpace(input_shape=(1, 8, 8), num_classes=10).sample(jax.random.key(0), 1)[0]
+  prepared = api.prepare_configs([NAMED_ACCELBENCH["spring"]])  # AccelBench inferred from 'Pib'
+  assert prepared.kind == "cnn"
+  out = api.simulate_arrays(point, prepared, input_shape=(1, 8, 8), num_classes=10)
+  assert set(api.RESULT_KEYS) <= set(out) and bool(out["fits_reticle"][0])
+  # the reticle option reaches the CNN model (SPRING is 230 mm^2)
+  small = api.simulate_arrays(point, prepared, input_shape=(1, 8, 8), num_classes=10,
+                              reticle_mm2=100.0)
+  assert not bool(small["fits_reticle"][0])
+  with pytest.raises(ConfigError, match="seq_len"):
+    api.simulate_arrays(point, prepared, input_shape=(1, 8, 8), num_classes=10, seq_len=8)
+  with pytest.raises(ConfigError, match="AccelBench"):
+    api.simulate_transformer(TINY, prepared)

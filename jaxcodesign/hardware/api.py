@@ -290,7 +290,17 @@ def simulate_arrays(model_dict, prepared, kind: str | None = None, *, mode: str 
     raise ConfigError(f"kind {kind!r} does not match the prepared configs ({prepared.kind!r}, "
                       f"space {prepared.space_name!r})")
   if kind == "cnn":
-    return _simulate_cnn_arrays(model_dict, prepared, mode=mode, sparsity=sparsity, **cnn_options)
+    transformer_only = {"seq_len": seq_len != W.DEFAULT_SEQ_LEN, "batch_size": batch_size is not None,
+                        "shard": bool(shard), "vocab_size": vocab_size != W.VOCAB_SIZE,
+                        "model_space": model_space is not None,
+                        "gradient_sparsity": gradient_sparsity is not None}
+    bad = sorted(k for k, v in transformer_only.items() if v)
+    if bad:
+      raise ConfigError(f"option(s) {bad} apply to the transformer model only (kind='cnn')")
+    if op_table is not None:
+      cnn_options["op_table"] = op_table
+    return _simulate_cnn_arrays(model_dict, prepared, mode=mode, sparsity=sparsity,
+                                reticle_mm2=reticle_mm2, **cnn_options)
   if cnn_options:
     raise ConfigError(f"unknown option(s) {sorted(cnn_options)} for the transformer model")
   if op_table is None:
