@@ -207,11 +207,13 @@ def test_pair_evaluator_validates_both_halves(transcode_run):
 
 
 def test_space_where_nothing_fits_stops_before_work(tmp_path, fixtures_dir):
-  # Every library model has h >= 128 and a 30,522-word embedding table (> 8 MB at 20 bits), so with
-  # the weight buffer restricted to 8 MB no pair can fit: the experiment must stop before any search.
+  # The embedding is a gather (no table in the weight buffer), so capacity fails on activations: at
+  # N = 4096 one head's softmax tile exceeds a 4 MB activation buffer; no pair can fit, and the
+  # experiment must stop before any search.
   cfg = codesign.load_config("transcode_sst2_table")
   cfg.oracle.table_path = str(fixtures_dir / "flexibert_small" / "library.jsonl")
-  cfg.hw_space_kwargs = dict(weight_buffer_size=(8,))
+  cfg.hw_space_kwargs = dict(activation_buffer_size=(4,))
+  cfg.hw.seq_len = 4096
   with pytest.raises(ConfigError, match="fits"):
     codesign.build_experiment(cfg, tmp_path)
   assert not (tmp_path / "evaluations.jsonl").exists()
