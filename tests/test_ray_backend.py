@@ -222,7 +222,7 @@ def test_codesign_on_ray_backend(ray_cluster, fixtures_dir, tmp_path):
   failed = [i for i, e in enumerate(e_local) if json.dumps(e["model"], sort_keys=True) == bad]
   for i in failed:
     m = e_fail[i]["metrics"]
-    assert m["failed"] is True and "training diverged (injected)" in m["error"]
+    assert m["failed"] is True and "training diverged (injected)" in m["failure"]
     assert m["attempts"] == 2 and m["accuracy"] == backends.FAILED_ACCURACY
   assert [e["metrics"] for i, e in enumerate(e_fail) if i not in failed] == \
       [e["metrics"] for i, e in enumerate(e_local) if i not in failed]

@@ -19,7 +19,8 @@ Config fields (:data:`FIELDS`, added to ``base_config`` by :func:`add_fields`):
 * ``ray_max_retries``: re-runs after an exception or a dead worker.
 
 Failure policy: a training that still fails after its retries is NOT dropped: its metrics carry
-``failed: True``, ``error`` (the exception) and ``attempts``, with ``accuracy = 0.0`` (below any real
+``failed: True``, ``failure`` (the exception; ``error`` stays the metric 1 - accuracy) and
+``attempts``, with ``accuracy = 0.0`` (below any real
 classifier), so it is recorded in ``results.json``, never chosen while any evaluation succeeded, and
 the search steers away from it instead of stopping.
 

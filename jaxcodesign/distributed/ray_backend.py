@@ -213,8 +213,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: 
     try:
       if address:
         ray.init(address=address, **kw)
-      else:
-        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, **kw)
+      else:  # 'local': a new instance even where `ray start` left one (connect with 'auto')
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, **kw)
       return ray
     except Exception as e:  # noqa: BLE001
       # On an overloaded host the raylet gives up waiting (16 s, fixed in Ray) for its Python agents
