@@ -8,8 +8,10 @@ target: Kendall tau (scipy tau-b) and RMSE of natural-log values. Methods:
 * ``adaboost_emb``: AdaBoost(DecisionTree, 500) on the 37-integer embedding + device one-hot (the
   original EdgeTran regressor, Tuli & Jha TMC 2024, with the device as a feature so it is one model);
 * ``rf_emb``: a random forest (500 trees) on the same inputs;
-* ``devices_nn``, ``devices_tree``, ``devices``: :mod:`jaxcodesign.surrogates.devices` with
-  ``nn_weight`` 1 (network only), 0 (ExtraTrees on workload features only) and the default (both).
+* ``devices_nn``, ``devices_tree``, ``devices_tree_nn``, ``devices``:
+  :mod:`jaxcodesign.surrogates.devices` with the network only, the ExtraTrees on workload features
+  only, trees + network (no AdaBoost member), and the default mixture (trees + network + AdaBoost
+  on the embedding).
 
 Nothing is selected on the held-out rows: every method has fixed hyperparameters; the summary is
 the mean (and std) over seeds of the per-target mean tau over devices, with every seed printed.
@@ -65,7 +67,8 @@ def devices_predict(train, test, seed, **cfg):
   from jaxcodesign.surrogates import devices as dv
   sur = dv.fit_device_surrogate(jax.random.key(seed), train, dv.DeviceSurrogateConfig(**cfg))
   x = dv.features_batch([r["model_dict"] for r in test])
-  mean, std = dv.predict_log(sur, x, [r["device"] for r in test])
+  emb = dv.embeddings_batch([r["model_dict"] for r in test])
+  mean, std = dv.predict_log(sur, x, [r["device"] for r in test], emb)
   return mean, std
 
 
@@ -88,8 +91,9 @@ def score(pred, truth, devices, min_rows):
 METHODS = {
     "adaboost_emb": lambda tr, te, s: (baseline_predict("adaboost_emb", tr, te, s), None),
     "rf_emb": lambda tr, te, s: (baseline_predict("rf_emb", tr, te, s), None),
-    "devices_nn": lambda tr, te, s: devices_predict(tr, te, s, nn_weight=1.0),
-    "devices_tree": lambda tr, te, s: devices_predict(tr, te, s, nn_weight=0.0),
+    "devices_nn": lambda tr, te, s: devices_predict(tr, te, s, nn_weight=1.0, ada_weight=0.0),
+    "devices_tree": lambda tr, te, s: devices_predict(tr, te, s, nn_weight=0.0, ada_weight=0.0),
+    "devices_tree_nn": lambda tr, te, s: devices_predict(tr, te, s, ada_weight=0.0),
     "devices": lambda tr, te, s: devices_predict(tr, te, s),
 }
 

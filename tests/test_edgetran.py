@@ -10,10 +10,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxcodesign.errors import DataError, SpaceError
+from jaxcodesign.errors import ConfigError, DataError, SpaceError
 from jaxcodesign.surrogates import devices as dv
 
-TINY = dict(n_members=2, steps=300, n_trees=40)
+TINY = dict(n_members=2, steps=300, n_trees=40, n_ada=50)
 
 
 def _md(L, h, n, f, op="sa_sdp"):
@@ -79,7 +79,8 @@ def test_surrogate_ranks_held_out_rows_and_a_new_device_borrows(measurements):
   train = a100[30:110] + jet[30:110] + m1[:3] + others
   sur = dv.fit_device_surrogate(jax.random.key(0), train, dv.DeviceSurrogateConfig(**TINY))
   x = dv.features_batch([r["model_dict"] for r in held])
-  mean, std = dv.predict_log(sur, x, [r["device"] for r in held])
+  emb = dv.embeddings_batch([r["model_dict"] for r in held])
+  mean, std = dv.predict_log(sur, x, [r["device"] for r in held], emb)
   truth = np.log([[r[t] for t in dv.TARGETS] for r in held])
   taus = dv.kendall_per_device(mean[:, 0], truth[:, 0], [r["device"] for r in held])
   assert taus["gpu_a100"] > 0.5 and taus["cpu_jetson-nano"] > 0.5, taus
@@ -89,7 +90,9 @@ def test_surrogate_ranks_held_out_rows_and_a_new_device_borrows(measurements):
   m1_rows = np.array([r["device"] == "cpu_m1-pro" for r in held])
   assert np.median(std[m1_rows, 0]) > np.median(std[~m1_rows, 0])
   with pytest.raises(SpaceError, match="device.*no training rows"):
-    dv.predict_log(sur, x[:1], ["tpu_v9"])
+    dv.predict_log(sur, x[:1], ["tpu_v9"], emb[:1])
+  with pytest.raises(ConfigError, match="embeddings"):
+    dv.predict_log(sur, x[:1], [held[0]["device"]])
   # units: predict_rows returns exp(mean log) and a positive std for each target
   out = dv.predict_rows(sur, [held[0]["model_dict"]], [held[0]["device"]])[0]
   assert out["latency_s_per_seq"] == pytest.approx(math.exp(mean[0, 0]), rel=1e-5)

@@ -55,7 +55,8 @@ def test_active_learning_resumes_and_rows_join_the_devices(fixtures_dir, tmp_pat
   ref = [r for r in ref if r["device"] in ("gpu_a100", "cpu_m1-pro")][:40]
   space = get_space("flexibert2", layers=(2,), hidden=(128, 256))
   cfg = profiler.ProfileConfig(budget=2, n_candidates=12, n_init=2, seq_len=16, runs=2, warmup=1,
-                               surrogate=(("n_members", 2), ("steps", 100), ("n_trees", 20)))
+                               surrogate=(("n_members", 2), ("steps", 100), ("n_trees", 20),
+                                          ("n_ada", 20)))
   out = tmp_path / "me.jsonl"
   log = []
   rows = profiler.profile_device(jax.random.key(0), "this_machine", out, cfg, space=space,

@@ -313,7 +313,8 @@ class ProfileConfig:
     n_init: picks spread over the pool's MACs before the surrogate is used.
     batch_size, seq_len, runs, warmup: :func:`measure_model` settings.
     surrogate: keyword arguments of :class:`~jaxcodesign.surrogates.devices.DeviceSurrogateConfig`
-      for the active-learning fits (default: a cheap configuration, 4 members x 400 steps).
+      for the active-learning fits (default: a cheap configuration, 4 members x 400 steps, 100
+      trees, 100 AdaBoost estimators).
   """
   budget: int = 10
   n_candidates: int = 64
@@ -322,7 +323,7 @@ class ProfileConfig:
   seq_len: int = 128
   runs: int = 5
   warmup: int = 2
-  surrogate: tuple = (("n_members", 4), ("steps", 400), ("n_trees", 100))
+  surrogate: tuple = (("n_members", 4), ("steps", 400), ("n_trees", 100), ("n_ada", 100))
 
   def __post_init__(self):
     for f in ("budget", "n_candidates", "n_init", "batch_size", "seq_len", "runs", "warmup"):
@@ -405,7 +406,8 @@ def profile_device(key, device_name: str, output, config: ProfileConfig | None =
     else:
       train = ref + [dv.validate_row(r, f"{output}", True) for r in own]
       sur = dv.fit_device_surrogate(jax.random.fold_in(k_loop, len(own)), train, sur_cfg)
-      _, std = dv.predict_log(sur, x_pool[free], [device_name] * len(free))
+      _, std = dv.predict_log(sur, x_pool[free], [device_name] * len(free),
+                              dv.embeddings_batch([pool[i] for i in free]))
       pick = free[int(np.argmax(std[:, 0]))]
       why = f"max predicted std of log latency {float(np.max(std[:, 0])):.3f}"
     m = measure(pool[pick], batch_size=config.batch_size, seq_len=config.seq_len, runs=config.runs,

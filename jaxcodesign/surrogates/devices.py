@@ -25,10 +25,16 @@ Model (what this module fits, :func:`fit_device_surrogate`):
   target, trained by the Gaussian negative log-likelihood (heteroscedastic), missing targets masked.
   Members differ by init and Poisson(1) bootstrap weights.
 * Tree half: an ``sklearn`` ExtraTrees ensemble per target on ``[features, device one-hot]``
-  (standardised per-device log targets); its spread over trees is its epistemic std.
-* Combination: ``mean = w * mean_nn + (1 - w) * mean_tree`` in standardised log units (``w`` =
-  ``nn_weight``), variance = ``w * (var_nn) + (1 - w) * (var_tree) + w (1 - w) (mean_nn - mean_tree)^2``
-  (the mixture variance); ``var_nn`` = mean aleatoric variance + variance of member means.
+  (standardised per-device log targets, ``min_samples_leaf`` 3); its variance is the spread over
+  trees plus a noise variance per device and target: the mean squared out-of-fold residual of a
+  ``cv_folds``-fold cross-fit on the training rows (pooled over devices with fewer than
+  :data:`MIN_DEVICE_ROWS` rows).
+* AdaBoost member: AdaBoost(DecisionTree, 500) on the 37-integer embedding + device one-hot (the
+  original's regressor, pooled over devices on the same standardised targets).
+* Combination: a mixture in standardised log units with weights ``nn_weight`` (network),
+  ``ada_weight`` (AdaBoost) and the rest (trees), per target: ``mean = sum_i w_i m_i``,
+  ``var = sum_i w_i (v_i + m_i^2) - mean^2``; ``v_nn`` = mean aleatoric variance + variance of member
+  means, ``v_ada`` = 0 (its disagreement with the others still enters through the mixture).
 
 The point prediction in target units is ``exp(mean_log)`` (the median of the log-normal
 predictive), the std the log-normal std ``exp(mean_log) * sqrt(exp(s^2) - 1)``.  All choices above were
@@ -53,8 +59,8 @@ import optax
 from jaxcodesign.errors import ConfigError, DataError, SpaceError
 
 __all__ = ["TARGETS", "KNOWN_DEVICES", "FEATURE_NAMES", "DeviceSurrogateConfig", "DeviceSurrogate",
-           "workload_features", "features_batch", "read_rows", "validate_row", "fit_device_surrogate",
-           "predict_rows", "kendall_per_device"]
+           "workload_features", "features_batch", "embeddings_batch", "read_rows", "validate_row",
+           "fit_device_surrogate", "predict_log", "predict_rows", "kendall_per_device"]
 
 #: The three measured metrics (row fields), in output order.
 TARGETS = ("latency_s_per_seq", "energy_j_per_seq", "peak_power_w")
@@ -228,32 +234,59 @@ class DeviceSurrogateConfig:
   ``benchmarks/edgetran_surrogates.py``, see ``docs/edgetran.md``).
 
   Attributes:
-    nn_weight: weight of the network half in the combination (1 = network only, 0 = trees only).
+    nn_weight: weight of the network half in the combination, per target (latency, energy, peak
+      power; a float applies to all three): 1 = network only, 0 = trees only. Default (0.2, 0.2,
+      0): measured best on held-out splits (docs/edgetran.md); the network did not help peak power.
+    ada_weight: weight of a third member, per target: AdaBoost(DecisionTree, ``n_ada``) on the
+      37-integer embedding + device one-hot (the original EdgeTran regressor, pooled over devices on
+      per-device standardised targets). The trees get ``1 - nn_weight - ada_weight``.
     n_members: deep-ensemble members; hidden: MLP widths; embed_dim: device-embedding width.
     steps: full-batch AdamW steps; lr: peak learning rate (cosine decay); weight_decay: AdamW decay.
     linear_l2: L2 penalty of the device-specific linear heads.
     min_log_std: floor of the predicted aleatoric std (standardised log units).
-    n_trees: ExtraTrees estimators per target; max_features: their feature fraction.
+    n_trees: ExtraTrees estimators per target; max_features: their feature fraction;
+      min_samples_leaf: their smallest leaf (3 smooths the noisy peak-power targets);
+      cv_folds: folds of the cross-fit that estimates the trees' noise variance (0: none).
+    beta_nll: beta of the beta-NLL loss (Seitzer et al., ICLR 2022: each row's Gaussian NLL weighted
+      by its stop-gradient predicted variance ** beta; 0 = plain NLL, which lets the network explain
+      rows away with a large variance instead of fitting their mean).
     seq_len: sequence length of the workload features (128, the measured setting).
   """
-  nn_weight: float = 0.5
-  n_members: int = 8
+  nn_weight: tuple = (0.2, 0.2, 0.0)
+  ada_weight: tuple = (0.2, 0.2, 0.25)
+  n_ada: int = 500
+  n_members: int = 5
   hidden: tuple[int, ...] = (128, 128)
   embed_dim: int = 8
-  steps: int = 1500
+  steps: int = 500
   lr: float = 3e-3
-  weight_decay: float = 1e-3
+  weight_decay: float = 1e-2
   linear_l2: float = 1e-2
   min_log_std: float = 0.05
   n_trees: int = 300
   max_features: float = 0.5
+  min_samples_leaf: int = 3
+  cv_folds: int = 3
+  beta_nll: float = 0.5
   seq_len: int = 128
 
   def __post_init__(self):
     object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-    if not 0.0 <= self.nn_weight <= 1.0:
-      raise ConfigError(f"DeviceSurrogateConfig.nn_weight: {self.nn_weight!r}; allowed: [0, 1]")
-    for f in ("n_members", "steps", "n_trees", "embed_dim"):
+    w = self.nn_weight
+    w = (float(w),) * len(TARGETS) if isinstance(w, (int, float)) else tuple(float(v) for v in w)
+    if len(w) != len(TARGETS) or not all(0.0 <= v <= 1.0 for v in w):
+      raise ConfigError(f"DeviceSurrogateConfig.nn_weight: {self.nn_weight!r}; allowed: a number "
+                        f"in [0, 1] or {len(TARGETS)} of them (latency, energy, peak power)")
+    object.__setattr__(self, "nn_weight", w)
+    a = self.ada_weight
+    a = (float(a),) * len(TARGETS) if isinstance(a, (int, float)) else tuple(float(v) for v in a)
+    if len(a) != len(TARGETS) or not all(0.0 <= v and v + u <= 1.0 for v, u in zip(a, w)):
+      raise ConfigError(f"DeviceSurrogateConfig.ada_weight: {self.ada_weight!r}; allowed: a number "
+                        f"in [0, 1] or {len(TARGETS)} of them, with nn_weight + ada_weight <= 1")
+    object.__setattr__(self, "ada_weight", a)
+    if int(self.cv_folds) < 0 or int(self.cv_folds) == 1:
+      raise ConfigError(f"DeviceSurrogateConfig.cv_folds: {self.cv_folds!r}; allowed: 0 or >= 2")
+    for f in ("n_members", "steps", "n_trees", "embed_dim", "min_samples_leaf"):
       if int(getattr(self, f)) < 1:
         raise ConfigError(f"DeviceSurrogateConfig.{f}: {getattr(self, f)!r}; allowed: >= 1")
     if not 0 < self.max_features <= 1:
@@ -292,6 +325,8 @@ class DeviceSurrogate:
     params: network parameters with a leading member axis; trees: fitted sklearn models per target
       (None when ``nn_weight == 1``).
     n_rows: float[n_devices, 3] training rows per device and target.
+    noise_var: float[n_devices, 3] out-of-fold residual variance of the trees (standardised log
+      units), or None.
   """
   devices: tuple
   config: DeviceSurrogateConfig
@@ -302,6 +337,8 @@ class DeviceSurrogate:
   params: Any
   trees: Any
   n_rows: np.ndarray
+  noise_var: Any = None
+  ada: Any = None
 
   def device_index(self, names: Iterable[str]) -> np.ndarray:
     """int32[n] embedding indices; SpaceError naming the unknown device and the known ones."""
@@ -350,6 +387,7 @@ def _train_members(key, x, d, y, mask, weights, config: DeviceSurrogateConfig, n
     mean, log_var = net.apply(params, x, d)
     log_var = jnp.maximum(log_var, floor)
     nll = 0.5 * ((y - mean) ** 2 * jnp.exp(-log_var) + log_var)
+    nll = nll * jax.lax.stop_gradient(jnp.exp(config.beta_nll * log_var))  # beta-NLL
     mw = mask * w[:, None]
     data = jnp.sum(nll * mw) / jnp.maximum(jnp.sum(mw), 1.0)
     return data + config.linear_l2 * jnp.mean(params["params"]["device_linear"] ** 2) * x.shape[1]
@@ -411,83 +449,135 @@ def fit_device_surrogate(key, rows: Sequence[Mapping[str, Any]],
   x = (x_raw - x_shift) / x_scale
   k_nn, k_boot, k_tree = jax.random.split(key, 3)
   params = None
-  if config.nn_weight > 0:
+  if max(config.nn_weight) > 0:
     boot = np.asarray(jax.random.poisson(k_boot, 1.0, (config.n_members, len(rows))), np.float32)
     params, _ = _train_members(k_nn, jnp.asarray(x, jnp.float32), jnp.asarray(dev),
                                jnp.asarray(y, jnp.float32), jnp.asarray(mask, jnp.float32),
                                jnp.asarray(boot), config, n_dev)
     params = jax.device_get(params)
-  trees = None
-  if config.nn_weight < 1:
+  ada = None
+  if max(config.ada_weight) > 0:
+    from sklearn.ensemble import AdaBoostRegressor
+    from sklearn.tree import DecisionTreeRegressor
+    seed_a = int(jax.random.randint(jax.random.fold_in(k_tree, 7), (), 0, 2 ** 31 - 1))
+    xa = np.concatenate([embeddings_batch([r["model_dict"] for r in rows]), np.eye(n_dev)[dev]], 1)
+    ada = []
+    for t in range(len(TARGETS)):
+      m = mask[:, t]
+      if config.ada_weight[t] == 0 or m.sum() < 2:
+        ada.append(None)
+        continue
+      ada.append(AdaBoostRegressor(DecisionTreeRegressor(), n_estimators=config.n_ada,
+                                   random_state=seed_a + t).fit(xa[m], y[m, t]))
+  trees = noise = None
+  if min(np.asarray(config.nn_weight) + np.asarray(config.ada_weight)) < 1:
     from sklearn.ensemble import ExtraTreesRegressor
     seed = int(jax.random.randint(k_tree, (), 0, 2 ** 31 - 1))
     xt = np.concatenate([x, np.eye(n_dev)[dev]], axis=1)
     trees = []
+    noise = np.zeros((n_dev, len(TARGETS))) if config.cv_folds >= 2 else None
     for t in range(len(TARGETS)):
       m = mask[:, t]
       if m.sum() < 2:
         trees.append(None)
         continue
-      trees.append(ExtraTreesRegressor(n_estimators=config.n_trees, max_features=config.max_features,
-                                       random_state=seed + t, n_jobs=1).fit(xt[m], y[m, t]))
+      make = lambda: ExtraTreesRegressor(  # noqa: E731
+          n_estimators=config.n_trees, max_features=config.max_features,
+          min_samples_leaf=config.min_samples_leaf, random_state=seed + t, n_jobs=1)
+      trees.append(make().fit(xt[m], y[m, t]))
+      if config.cv_folds >= 2 and m.sum() >= 2 * config.cv_folds:
+        idx = np.flatnonzero(m)
+        folds = np.random.default_rng(seed + t).permutation(len(idx)) % config.cv_folds
+        resid = np.zeros(len(idx))
+        for k in range(config.cv_folds):
+          tr_, te_ = idx[folds != k], idx[folds == k]
+          resid[folds == k] = make().fit(xt[tr_], y[tr_, t]).predict(xt[te_]) - y[te_, t]
+        pooled = float(np.mean(resid ** 2))
+        for dd in range(n_dev):
+          md_ = dev[idx] == dd
+          noise[dd, t] = float(np.mean(resid[md_] ** 2)) if md_.sum() >= MIN_DEVICE_ROWS else pooled
   return DeviceSurrogate(devices=devices, config=config, x_shift=x_shift.astype(np.float32),
                          x_scale=x_scale.astype(np.float32), y_shift=y_shift, y_scale=y_scale,
-                         params=params, trees=trees, n_rows=counts)
+                         params=params, trees=trees, n_rows=counts, noise_var=noise, ada=ada)
 
 
-def predict_log(sur: DeviceSurrogate, x_raw: np.ndarray, devices: Sequence[str]):
+def predict_log(sur: DeviceSurrogate, x_raw: np.ndarray, devices: Sequence[str],
+                embeddings: np.ndarray | None = None):
   """Predictive mean and std of the LOG targets (natural log of the units of :data:`TARGETS`).
 
   Args:
     sur: a fitted :class:`DeviceSurrogate`.
     x_raw: float[n, F] :func:`features_batch` rows.
     devices: n device names (each must have training rows).
+    embeddings: int[n, 37] :func:`embeddings_batch` rows (needed when the surrogate has an
+      AdaBoost member, i.e. ``ada_weight > 0``).
 
   Returns:
-    (mean float64[n, 3], std float64[n, 3]); std combines aleatoric and epistemic parts. A target
-    with no training rows on a device gets NaN.
+    (mean float64[n, 3], std float64[n, 3]); the members are combined as a mixture (weights
+    ``nn_weight``, ``ada_weight``, rest trees): mean = sum_i w_i m_i, variance = sum_i w_i (v_i +
+    m_i^2) - mean^2. A target with no training rows on a device gets NaN.
 
   Raises:
-    SpaceError: for an unknown device.
+    SpaceError: for an unknown device; ConfigError: ``embeddings`` missing though needed.
   """
   d = sur.device_index(devices)
   x = (np.asarray(x_raw, np.float64) - sur.x_shift) / sur.x_scale
-  n = len(d)
-  w = sur.config.nn_weight
-  mean = np.zeros((n, len(TARGETS)))
-  var = np.zeros((n, len(TARGETS)))
+  n, n_t = len(d), len(TARGETS)
+  members = []  # (weight[3], mean[n, 3], var[n, 3])
+  w_nn = np.asarray(sur.config.nn_weight)
+  w_ada = np.asarray(sur.config.ada_weight)
   if sur.params is not None:
-    net = _Net(sur.config.hidden, len(sur.devices), sur.config.embed_dim, len(TARGETS))
+    net = _Net(sur.config.hidden, len(sur.devices), sur.config.embed_dim, n_t)
     mu_m, lv_m = _apply_members(net, sur.params, jnp.asarray(x, jnp.float32), jnp.asarray(d))
     mu_m = np.asarray(mu_m, np.float64)
     lv_m = np.maximum(np.asarray(lv_m, np.float64), 2.0 * math.log(sur.config.min_log_std))
-    m_nn = mu_m.mean(0)
-    v_nn = np.exp(lv_m).mean(0) + mu_m.var(0)
+    members.append([w_nn.copy(), mu_m.mean(0), np.exp(lv_m).mean(0) + mu_m.var(0)])
+  if sur.ada is not None:
+    if embeddings is None:
+      raise ConfigError("predict_log: this surrogate has an AdaBoost member (ada_weight > 0); "
+                        "pass embeddings=embeddings_batch(model_dicts)")
+    xa = np.concatenate([np.asarray(embeddings, float), np.eye(len(sur.devices))[d]], axis=1)
+    m_a = np.full((n, n_t), np.nan)
+    for t, est in enumerate(sur.ada):
+      if est is not None:
+        m_a[:, t] = est.predict(xa)
+    members.append([w_ada.copy(), m_a, np.zeros((n, n_t))])
   if sur.trees is not None:
+    m_tr = np.full((n, n_t), np.nan)
+    v_tr = np.zeros((n, n_t))
     xt = np.concatenate([x, np.eye(len(sur.devices))[d]], axis=1)
-    m_tr = np.zeros((n, len(TARGETS)))
-    v_tr = np.zeros((n, len(TARGETS)))
     for t, est in enumerate(sur.trees):
       if est is None:
-        m_tr[:, t] = np.nan
         continue
       per_tree = np.stack([e.predict(xt) for e in est.estimators_])
       m_tr[:, t] = per_tree.mean(0)
       v_tr[:, t] = per_tree.var(0)
-  if sur.params is not None and sur.trees is not None:
-    mean = w * m_nn + (1 - w) * m_tr
-    var = w * v_nn + (1 - w) * v_tr + w * (1 - w) * (m_nn - m_tr) ** 2
-  elif sur.params is not None:
-    mean, var = m_nn, v_nn
-  else:
-    mean, var = m_tr, v_tr
+    if sur.noise_var is not None:
+      v_tr = v_tr + sur.noise_var[d]  # out-of-fold residual variance: the trees' noise
+    members.append([1.0 - w_nn - w_ada, m_tr, v_tr])
+  # a member without a model for a target (< 2 rows, or weight 0) drops out; weights renormalised
+  wsum = np.zeros((n, n_t))
+  for mem in members:
+    w = np.broadcast_to(mem[0], (n, n_t)) * np.isfinite(mem[1])
+    mem[0] = w
+    wsum += w
+  wsum = np.where(wsum > 0, wsum, np.nan)
+  mean = sum(mem[0] * np.nan_to_num(mem[1]) for mem in members) / wsum
+  second = sum(mem[0] * (np.nan_to_num(mem[2]) + np.nan_to_num(mem[1]) ** 2) for mem in members) / wsum
+  var = np.maximum(second - mean ** 2, 0.0)
   scale = sur.y_scale[d]
   mean_log = mean * scale + sur.y_shift[d]
   std_log = np.sqrt(var) * scale
-  missing = sur.n_rows[d] == 0
+  missing = (sur.n_rows[d] == 0) | ~np.isfinite(mean_log)
   mean_log[missing] = np.nan
   std_log[missing] = np.nan
   return mean_log, std_log
+
+
+def embeddings_batch(model_dicts: Sequence[Mapping[str, Any]]) -> np.ndarray:
+  """int64[n, 37] original EdgeTran embeddings (``get_space('flexibert2').encode``)."""
+  sp = _space()
+  return np.asarray([sp.encode(md) for md in model_dicts], np.int64).reshape(len(model_dicts), -1)
 
 
 def predict_rows(sur: DeviceSurrogate, model_dicts: Sequence[Mapping[str, Any]],
@@ -504,7 +594,8 @@ def predict_rows(sur: DeviceSurrogate, model_dicts: Sequence[Mapping[str, Any]],
     SpaceError: unknown device or invalid model dict.
   """
   x = features_batch(model_dicts, sur.config.seq_len)
-  mean_log, std_log = predict_log(sur, x, devices)
+  emb = embeddings_batch(model_dicts) if sur.ada is not None else None
+  mean_log, std_log = predict_log(sur, x, devices, emb)
   out = []
   for i in range(len(devices)):
     row = {}
