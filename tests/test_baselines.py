@@ -62,7 +62,7 @@ def test_jitted_evaluator_pads_to_buckets():
 
   ev = JittedEvaluator(wrapped, SPACE, min_bucket=8)
   for n in (1, 3, 8, 5):
-    out = ev.evaluate(SPACE.sample(jax.random.PRNGKey(n), n))
+    out = ev.evaluate(SPACE.sample(jax.random.key(n), n))
     assert len(out) == n
   assert {s[0] for s in shapes} == {8}
   pts = [[7, 7, 7], [0, 0, 7]]
@@ -71,13 +71,13 @@ def test_jitted_evaluator_pads_to_buckets():
 
 @pytest.mark.parametrize("search", ["random", "evolution", "gp"])
 def test_baselines_respect_budget_and_candidates(search):
-  cands = list({SPACE.hash(p): p for p in SPACE.sample(jax.random.PRNGKey(0), 60)}.values())
+  cands = list({SPACE.hash(p): p for p in SPACE.sample(jax.random.key(0), 60)}.values())
   fns = {"random": baselines.random_search,
          "evolution": lambda *a, **k: baselines.regularized_evolution(*a, population_size=6,
                                                                       sample_size=3, **k),
          "gp": lambda *a, **k: baselines.gp_bo(*a, n_init=5, refit_every=4, pool_size=64, **k)}
   ev = BudgetedEvaluator(CallableEvaluator(score), SPACE, budget=15)
-  hist = fns[search](jax.random.PRNGKey(1), SPACE, ev, OBJ, 15, candidates=cands)
+  hist = fns[search](jax.random.key(1), SPACE, ev, OBJ, 15, candidates=cands)
   assert len(hist) == 15 == ev.used
   cand_h = {SPACE.hash(p) for p in cands}
   hs = [SPACE.hash(e.point) for e in hist]
@@ -85,14 +85,14 @@ def test_baselines_respect_budget_and_candidates(search):
   for e in hist:
     assert e.performance == pytest.approx(score(e.point)["score"], rel=1e-6)
   # also without candidates (sampling / projection path)
-  hist2 = fns[search](jax.random.PRNGKey(2), SPACE, CallableEvaluator(score), OBJ, 12)
+  hist2 = fns[search](jax.random.key(2), SPACE, CallableEvaluator(score), OBJ, 12)
   assert len(hist2) == 12 == len({SPACE.hash(e.point) for e in hist2})
 
 
 def test_candidates_exhausted_before_budget():
   cands = [[0, 0, 0], [1, 1, 1], [2, 2, 2]]
   for fn in (baselines.random_search, baselines.regularized_evolution, baselines.gp_bo):
-    hist = fn(jax.random.PRNGKey(0), SPACE, CallableEvaluator(score), OBJ, 10, candidates=cands)
+    hist = fn(jax.random.key(0), SPACE, CallableEvaluator(score), OBJ, 10, candidates=cands)
     assert sorted(map(tuple, (e.point for e in hist))) == [(0, 0, 0), (1, 1, 1), (2, 2, 2)]
 
 
@@ -100,7 +100,7 @@ def test_model_based_baselines_beat_random_on_smooth_objective():
   # mean best-found over seeds, smooth quadratic: GP-BO and evolution should beat random search
   best = {k: [] for k in ("random", "evolution", "gp")}
   for s in range(3):
-    k = jax.random.PRNGKey(100 + s)
+    k = jax.random.key(100 + s)
     best["random"].append(max(e.performance for e in baselines.random_search(
         k, SPACE, CallableEvaluator(score), OBJ, 20)))
     best["evolution"].append(max(e.performance for e in baselines.regularized_evolution(
@@ -113,12 +113,12 @@ def test_model_based_baselines_beat_random_on_smooth_objective():
 
 def test_invalid_arguments():
   with pytest.raises(ConfigError, match="budget"):
-    baselines.random_search(jax.random.PRNGKey(0), SPACE, CallableEvaluator(score), OBJ, 0)
+    baselines.random_search(jax.random.key(0), SPACE, CallableEvaluator(score), OBJ, 0)
   with pytest.raises(ConfigError, match="sample_size"):
-    baselines.regularized_evolution(jax.random.PRNGKey(0), SPACE, CallableEvaluator(score), OBJ, 5,
+    baselines.regularized_evolution(jax.random.key(0), SPACE, CallableEvaluator(score), OBJ, 5,
                                     population_size=3, sample_size=4)
   with pytest.raises(ConfigError, match="candidates"):
-    baselines.random_search(jax.random.PRNGKey(0), SPACE, CallableEvaluator(score), OBJ, 5,
+    baselines.random_search(jax.random.key(0), SPACE, CallableEvaluator(score), OBJ, 5,
                             candidates=[])
   with pytest.raises(ConfigError, match="budget"):
     BudgetedEvaluator(CallableEvaluator(score), SPACE, budget=-1)
