@@ -347,7 +347,8 @@ class PairEvaluator:
       if extra in acc and acc[extra] is not None:
         metrics[extra] = float(acc[extra])
     if acc.get("failed"):  # a training that failed after its retries (codesign.backends)
-      metrics.update(failed=True, error=str(acc["error"]), attempts=int(acc["attempts"]))
+      # 'error' is the metric 1 - accuracy (Pareto set): the message goes under 'failure'
+      metrics.update(failed=True, failure=str(acc["error"]), attempts=int(acc["attempts"]))
     metrics.update(hardware_metrics(hw, pair["hw"]))
     metrics["utilisation"] = {k: float(v) for k, v in dict(hw.get("utilisation", {})).items()}
     if "wall_s" in acc and acc["wall_s"] is not None:
