@@ -108,6 +108,11 @@ def test_pipeline_and_transform_new_rows(fitted):
   np.testing.assert_array_equal(out[~np.isnan(new)], new[~np.isnan(new)])
   assert np.isfinite(out).all()
   assert imp.column_uncertainty_.shape == (3,)
+  # every DINIConfig field is an estimator parameter with the same default
+  import dataclasses
+  defaults = DINIImputer().get_params()
+  for f in dataclasses.fields(dini.DINIConfig):
+    assert defaults[f.name] == f.default, f.name
 
 
 CHECKS = [ec.check_no_attributes_set_in_init, ec.check_parameters_default_constructible,

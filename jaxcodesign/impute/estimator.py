@@ -35,7 +35,7 @@ class DINIImputer(TransformerMixin, BaseEstimator):
 
   def __init__(self, n_outputs=1, column_types=None, random_state=0, hidden=64, layers=2,
                dropout=0.1, rounds=12, train_steps=200, lr=3e-3, weight_decay=1e-4,
-               invert_steps=20, invert_lr=2e-2, context_mask=0.3, impute_fraction=0.5,
+               invert_steps=20, invert_lr=2e-2, forward_weight=0.03, context_mask=0.3, impute_fraction=0.5,
                mc_samples=8, patience=3, val_fraction=0.05, init="iterative", blend=True,
                legacy=False):
     self.n_outputs = n_outputs
@@ -50,6 +50,7 @@ class DINIImputer(TransformerMixin, BaseEstimator):
     self.weight_decay = weight_decay
     self.invert_steps = invert_steps
     self.invert_lr = invert_lr
+    self.forward_weight = forward_weight
     self.context_mask = context_mask
     self.impute_fraction = impute_fraction
     self.mc_samples = mc_samples
