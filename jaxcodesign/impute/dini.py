@@ -30,7 +30,7 @@ Departures from the original code (issue 12, documented in docs/dini.md):
   cross-entropy, imputed as the most probable category.
 
 All jitted steps take fixed shapes (rows padded to :func:`jaxcodesign.padding.bucket_size`), so the
-rounds never recompile (tested with ``chex.assert_max_traces``).
+rounds never recompile (tested by the jit cache sizes in tests/test_impute_dini.py).
 """
 
 from __future__ import annotations
@@ -468,8 +468,8 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
     key: JAX PRNG key (initialisation, dropout, context masks, validation cells).
     x: ``[n, d]`` numeric table in any units, NaN = missing. Columns ``d - n_outputs ..`` are the
       outputs ``y`` of the forward surrogate, the others its inputs ``x``.
-    n_outputs: ``K``, ``1 <= K < d`` (for ``d == 1`` the single column is an output and the forward
-      surrogate has no inputs: use ``K = 0`` is not allowed, the reverse alone imputes).
+    n_outputs: ``K``, ``1 <= K < d`` (a one-column table is its own output: the forward surrogate
+      then has no inputs and predicts that column from nothing but its bias, like a mean fill).
     config: :class:`DINIConfig`.
     column_types: per column one of :data:`COLUMN_TYPES`; default :func:`infer_types`.
 
