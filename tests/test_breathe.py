@@ -180,3 +180,18 @@ def test_problem_file_validation(tmp_path):
     L.load_problem(str(f)).evaluate(np.array([0.5]))
   with pytest.raises(ConfigError, match="budget"):
     Breathe(encoding_from_bounds([[0, 1]]), [1.0], budget=0, seed=0)
+
+
+def test_gbreathe_queries_unique_legal_graphs_and_beats_random_on_proteins():
+  from jaxcodesign.problems.nas_bench_graph import NasBenchGraph
+  from jaxcodesign.search.breathe.graph import GBreatheConfig, gbreathe
+  p = NasBenchGraph("proteins")
+  cfg = GBreatheConfig(n_init=8, q=8, crossovers=40, randoms=100)
+  best, rnd = [], []
+  for seed in range(2):
+    rows = gbreathe(p, "accuracy", 32, seed, cfg)
+    assert len(rows) == len(set(rows)) == 32 and all(0 <= r < p.size for r in rows)
+    best.append(p.valid_perf[rows].max())
+    rnd.append(np.mean([p.valid_perf[np.random.default_rng(100 * seed + s).choice(p.size, 32, False)]
+                        .max() for s in range(20)]))
+  assert np.mean(best) > np.mean(rnd)

@@ -105,3 +105,28 @@ def test_every_problem_is_jittable_and_unknown_names_fail():
     assert jax.jit(p.evaluate)(x).shape == (p.num_objectives,)
   with pytest.raises(ConfigError, match="zdt1"):
     get_problem("zdt9")
+
+
+@pytest.mark.parametrize("dataset", ["cora", "proteins"])
+def test_nas_bench_graph_canonical_decode_round_trips_through_the_package_hash(dataset):
+  from nas_bench_graph import Arch, light_read
+  from jaxcodesign.problems.nas_bench_graph import NasBenchGraph
+  p = NasBenchGraph(dataset)
+  table = light_read(dataset)
+  assert p.size == len(table) == (2021 if dataset == "proteins" else 26206)
+  for i in range(0, p.size, max(1, p.size // 300)):
+    arch = Arch(list(p.links[p.link_idx[i]]), [p.ops[o] for o in p.op_idx[i]])
+    assert arch.valid_hash() == p.keys[i]          # the package's canonicaliser, not ours
+    assert table[int(p.keys[i])]["valid_perf"] == p.valid_perf[i]
+  # skip ops merge graphs: one gcn and three skips is the same network whatever the links
+  skip, gcn = p.ops.index("skip"), p.ops.index("gcn")
+  same = {p.canonical(link, ops) for link, ops in
+          [(0, [skip, skip, skip, gcn]), (8, [gcn, skip, skip, skip]), (5, [skip, skip, gcn, skip])]}
+  assert len(same) == 1 and None not in same
+  rng = np.random.default_rng(0)
+  kids = [p.mutate(rng, 3) for _ in range(30)] + [p.crossover(rng, 3, 7) for _ in range(30)]
+  assert all(k is None or 0 <= k < p.size for k in kids)
+  g = p.graphs([0, 1])
+  assert g.n_node.tolist() == [6, 6] and g.nodes.shape == (12, len(p.ops) + 2)
+  ref = p.reference()
+  assert ref[0] == pytest.approx(1 - np.median(p.valid_perf)) and ref[1] == np.median(p.latency)

@@ -61,13 +61,13 @@ class BreatheConfig:
   q: int = 1
   n_init: int | None = None
   raw_samples: int = 512
-  restarts: int = 8
-  gobi_steps: int = 40
+  restarts: int = 12
+  gobi_steps: int = 60
   lr: float = 0.05
   tol: float = 1e-5
   patience: int = 5
   gp_steps_cold: int = 100
-  gp_steps_warm: int = 30
+  gp_steps_warm: int = 100
   beta: float = 1.0
   local_fraction: float = 0.5
   local_sd: float = 0.05
