@@ -49,6 +49,19 @@ def copy_tree(dst: Path) -> None:
 
 
 def configure(dst: Path, tests, targets_: tuple = TARGETS) -> None:
+  # mutmut maps tests to the functions they call in one stats run; a jitted model is only called while
+  # tracing, so a test that hits the jit cache of an earlier test would not be mapped to it and its
+  # mutants would never meet that test. Clearing JAX's caches before every test (in the COPY only)
+  # makes every test trace, hence call, the functions it depends on.
+  with open(dst / "tests" / "conftest.py", "a") as f:
+    f.write("""
+
+@pytest.fixture(autouse=True)
+def _mutation_fresh_jax_caches():
+  import jax
+  jax.clear_caches()
+  yield
+""")
   toml = dst / "pyproject.toml"
   tests_list = ", ".join(f'"{t}"' for t in tests)
   targets = ", ".join(f'"{t}"' for t in targets_)

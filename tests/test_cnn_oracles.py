@@ -112,6 +112,7 @@ def test_single_conv_by_hand():
   lat = (load + comp) / 700e6
   assert out["energy_leakage_j"] == pytest.approx(leak_mw * 1e-3 * lat, rel=1e-5)
   assert out["energy_j"] == pytest.approx(sum(expect.values()) * 1e-9 + leak_mw * 1e-3 * lat, rel=1e-5)
+  assert out["avg_power_w"] == pytest.approx(out["energy_j"] / lat, rel=1e-5)
   # on-chip peak: the op's modules and buffer reads over its 54 cycles + its dataflow controllers,
   # with the DMA streaming the output at the same time; the load (DMA + buffer fill) runs alone before
   fill = 108 * 20 * eb("weight") + 108 * eb("mask")
@@ -352,3 +353,19 @@ def test_strided_projection_reads_only_the_inputs_it_uses():
   out = one(W.lower_layers(rows), SMALL)
   assert out["energy_breakdown_nj"]["activation_buffer"] == pytest.approx(
       (256 * 4 + 128) * 20 * eb("activation"), rel=1e-5)
+
+
+def test_elementwise_work_scales_with_the_batch():
+  """ReLU and batch-norm on 16 x 8 x 8 = 1,024 elements per image, a batch of 4 fixed in the table."""
+  for kind, units in (("relu", 4 * 18), ("bn", 4)):
+    out = one(W.lower_layers([row(kind, 16, 8)], batch_size=4), SMALL)
+    assert out["compute_cycles"] == math.ceil(4 * 1024 / units), kind
+
+
+def test_defaults_of_the_helpers():
+  t = W.lower_layers(two_layer_rows())
+  assert A.prepare_table(None, None, None, op_table=t).bn_folded == 1  # inference folds by default
+  assert A.prepare_table(None, None, None, op_table=t, fold_batchnorm=False) is t
+  out = A.simulate_cnn_arrays(t, A.cnn_config_arrays([SPRING]), reticle_mm2=200.0)
+  assert not bool(out["fits_reticle"][0])  # 230.06 mm^2 > 200, inside jit too
+  assert A.results_to_dicts(out)[0]["mode"] == "inference"
