@@ -94,6 +94,11 @@ def _bits(s):
   return _BITS * (1.0 - s) + 1.0
 
 
+def _ipow(x, k):
+  """``x ** k`` for the small integer exponents 0, 1, 2 of the op table (no transcendental pow)."""
+  return jnp.where(k >= 2, x * x, jnp.where(k >= 1, x, 1.0))
+
+
 def _per_op_costs(t: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w, s_g):
   """Vectorised per-op quantities of one config: all float32[O] (``B`` the config's batch)."""
   kind = t["kind"]
@@ -119,7 +124,7 @@ def _per_op_costs(t: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w, s_g):
   c_tile = jnp.select([is_mm, is_conv, is_elem, is_sm | is_ln], [c_mm, c_conv, c_elem, c_norm], 0.0)
   units = jnp.select([is_sm, is_ln], [P * S, P], P)
   da, dw, dg = 1.0 - s_a, 1.0 - s_w, 1.0 - s_g
-  rho = da ** t["sp_a"] * dw ** t["sp_w"] * dg ** t["sp_g"]
+  rho = _ipow(da, t["sp_a"]) * _ipow(dw, t["sp_w"]) * _ipow(dg, t["sp_g"])
   busy = tiles * c_tile * rho * valid  # unit-cycles (a PE or a softmax/LN module)
   comp = jnp.ceil(jnp.ceil(tiles / units) * c_tile * rho) * valid
   # ideal (roofline) cycles: MACs / peak MAC rate, elements / lane rate, normalisation tiles / units
@@ -166,10 +171,11 @@ def _per_op_costs(t: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w, s_g):
               is_train=(phase != W.PHASE_FORWARD))
 
 
-def _schedule(t, c, load):
+def _schedule(t, c, load, outputs: bool = True):
   """Event-driven list schedule: ``lax.scan`` over ops.
 
-  Returns (makespan, per-op dict of compute start / end, load start / end, stream start / end).
+  Returns (makespan, per-op dict of compute start / end, load start / end, stream start / end);
+  with ``outputs=False`` the per-op dict is None (the makespan only, a cheaper scan).
   """
   n_streams = W.MAX_STREAMS
   xs = dict(res=t["resource"], stream=t["stream"], join=t["join"] > 0, comp=c["comp"],
@@ -199,7 +205,7 @@ def _schedule(t, c, load):
     out = dict(start=start, end=end, load_start=jnp.where(x["has_w"], load_start, 0.0),
                load_end=load_end, spill_start=jnp.where(has_spill, spill_start, 0.0),
                spill_end=jnp.where(has_spill, spill_end, 0.0))
-    return (res_free, dma_free, streams, w_end1, w_end2, w_prev, span), out
+    return (res_free, dma_free, streams, w_end1, w_end2, w_prev, span), (out if outputs else None)
 
   z = jnp.zeros((), jnp.float32)
   init = (jnp.zeros(3, jnp.float32), z, jnp.zeros(n_streams, jnp.float32), z, z, z, z)
@@ -242,10 +248,8 @@ def simulate_one(table: Mapping[str, Any], cfg: Mapping[str, Any], s_a, s_w, s_g
   s_g = jnp.asarray(s_g, jnp.float32)
   training = jnp.asarray(table.get("training", 0.0), jnp.float32) > 0
   c = _per_op_costs(table, cfg, s_a, s_w, s_g)
-  loads = jnp.stack([c["load"], c["load_steady"]])
-  spans, per = jax.vmap(lambda ld: _schedule(table, c, ld))(loads)
-  cycles, steady = spans[0], spans[1]
-  per = jax.tree.map(lambda x: x[0], per)
+  cycles, per = _schedule(table, c, c["load"])
+  steady, _ = _schedule(table, c, c["load_steady"], outputs=False)
   P, L = cfg["pe"], cfg["lanes_per_pe"]
   u, extra_dyn, extra_leak = _unit_powers(cfg)
   f = C.CLOCK_MHZ
