@@ -105,6 +105,8 @@ def summarise(rows, methods, strategies):
   for t in tables:
     for s in strategies:
       ms = [m for m in methods if (m, t, s) in cell]
+      if len(ms) < len(methods):
+        continue          # ranks only on cells every method ran
       vals = [np.mean([r["rmse"] for r in cell[(m, t, s)]]) for m in ms]
       order = np.argsort(np.argsort(vals)) + 1
       for m, k in zip(ms, order):
@@ -120,20 +122,31 @@ def summarise(rows, methods, strategies):
            + " | all tables RMSE | MAE | mean rank | CPU s/run |",
            "|---|" + "---|" * (len(strategies) + 4)]
   for m in methods:
+    if not all((m, t, s) in cell for t in tables for s in strategies):
+      done = sum((m, t, s) in cell for t in tables for s in strategies)
+      lines.append(f"| {m} | " + " | ".join("n/a" for _ in strategies)
+                   + f" | n/a ({done} of {len(tables) * len(strategies)} cells run) | | "
+                   f"{np.mean(ranks[m]):.2f} (its cells) | "
+                   f"{np.mean([r['cpu_s'] for r in rows if r['method'] == m]):.2f} |")
+      continue
     per_s = [np.mean([seedmean(m, t, s) for t in tables]) for s in strategies]
     mae = np.mean([seedmean(m, t, s, "mae") for t in tables for s in strategies])
     cpu = np.mean([r["cpu_s"] for r in rows if r["method"] == m])
-    lines.append(f"| {m} | " + " | ".join(f"{v:.3f}" for v in per_s)
+    lines.append(f"| {m} | " + " | ".join(f"{v:.3f}" for v in per_s)  # noqa
                  + f" | {np.mean(per_s):.3f} | {mae:.3f} | {np.mean(ranks[m]):.2f} | {cpu:.2f} |")
-  detail = ["", "Per cell: RMSE seed-mean +- std over seeds (rank among methods).", "",
+  n_ranked = len(ranks[methods[0]]) if methods else 0
+  detail = ["", f"Mean rank over the {n_ranked} (table, strategy) cells that every method ran. "
+            "Per cell: RMSE seed-mean +- std over seeds (rank among methods).", "",
             "| table | strategy | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
   for t in tables:
     for s in strategies:
-      vals = {m: seedmean(m, t, s) for m in methods}
-      order = {m: k for m, k in zip(methods, np.argsort(np.argsort([vals[m] for m in methods])) + 1)}
+      ms = [m for m in methods if (m, t, s) in cell]
+      vals = {m: seedmean(m, t, s) for m in ms}
+      order = {m: k for m, k in zip(ms, np.argsort(np.argsort([vals[m] for m in ms])) + 1)}
       detail.append(f"| {t} | {s} | " + " | ".join(
-          f"{vals[m]:.3f}+-{seedsd(m, t, s):.3f} ({order[m]})" for m in methods) + " |")
-  counts = {m: len(cell[(m, t, s)]) for m in methods for t in tables[:1] for s in strategies[:1]}
+          f"{vals[m]:.3f}+-{seedsd(m, t, s):.3f} ({order[m]})" if m in vals else "n/a"
+          for m in methods) + " |")
+  counts = {m: sum(len(v) for k, v in cell.items() if k[0] == m) for m in methods}
   return "\n".join(lines + detail), counts
 
 
@@ -184,6 +197,10 @@ def main(argv=None):
     for path in a.summarise.split(","):
       with open(path) as f:
         res += json.load(f)
+    uniq = {}
+    for r in res:   # the same run in two files: keep the first
+      uniq.setdefault((r["table"], r["strategy"], r["seed"], r["method"]), r)
+    res = list(uniq.values())
     strategies = [s for s in corrupt.STRATEGIES if any(r["strategy"] == s for r in res)]
     frac = {}
     for r in res:
@@ -192,7 +209,7 @@ def main(argv=None):
         raise SystemExit(f"--summarise: the masks of {key} differ between files")
     seeds = sorted({r["seed"] for r in res})
     md, counts = summarise(res, list(METHODS), strategies)
-    md += f"\n\nSeeds per cell: {counts} (seeds {seeds})."
+    md += f"\n\nRuns per method: {counts} (seeds {seeds})."
     print(md)
     if a.markdown:
       with open(a.markdown, "w") as f:
@@ -240,7 +257,7 @@ def main(argv=None):
       res = old + res
       methods = [m for m in METHODS if m in methods or any(r["method"] == m for r in old)]
     md, counts = summarise(res, methods, strategies)
-    md += f"\n\nSeeds per cell: {counts}; p = {a.p}; tables: {', '.join(tables)}."
+    md += f"\n\nRuns per method: {counts}; p = {a.p}; tables: {', '.join(tables)}."
   print(md)
   if a.json:
     with open(a.json, "w") as f:
