@@ -228,6 +228,7 @@ def main() -> None:
   ap.add_argument("--out", default="results/moo")
   ap.add_argument("--jax_cache", default="", help="persistent XLA cache dir for BREATHE ('' = off:"
                   " every run pays its compilation)")
+  ap.add_argument("--summary_only", action="store_true", help="summarise the runs already in --out")
   ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
   ap.add_argument("--problem", help=argparse.SUPPRESS)
   ap.add_argument("--method", help=argparse.SUPPRESS)
@@ -258,7 +259,9 @@ def main() -> None:
       r = json.loads(line)
       if r["budget"] == budgets[-1]:
         done.add((r["problem"], r["method"], r["seed"]))
-  todo = [j for j in jobs if j not in done]
+  todo = [] if args.summary_only else [j for j in jobs if j not in done]
+  if args.jobs < 1:
+    sys.exit("benchmarks.moo: error: --jobs must be >= 1")
   env = _single_thread_env()
   running: list = []
   with runs_path.open("a") as fh:

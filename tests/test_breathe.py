@@ -195,3 +195,23 @@ def test_gbreathe_queries_unique_legal_graphs_and_beats_random_on_proteins():
     rnd.append(np.mean([p.valid_perf[np.random.default_rng(100 * seed + s).choice(p.size, 32, False)]
                         .max() for s in range(20)]))
   assert np.mean(best) > np.mean(rnd)
+
+
+def test_codesign_method_breathe_returns_legal_pairs_and_a_pareto_front(tmp_path, fixtures_dir):
+  from jaxcodesign import codesign
+  cfg = codesign.load_config("transcode_sst2_table")
+  cfg.oracle.table_path = str(fixtures_dir / "flexibert_small" / "library.jsonl")
+  cfg.budget = 7
+  cfg.search.init_design = 3
+  cfg.accelerator_sweep = 16
+  cfg.methods = ("breathe",)
+  res = codesign.run(cfg, tmp_path, progress=False)
+  ents = res["evaluations"]["breathe"]
+  assert len(ents) == 7 and {e["kind"] for e in ents} == {"breathe"}
+  exp = codesign.build_experiment(cfg)
+  hashes = {exp.pair_space.hash({"model": e["model"], "hw": e["hw"]}) for e in ents}
+  assert len(hashes) == 7  # unique, legal pairs (hash validates both halves)
+  costs = np.array([[e["metrics"][k] for k in codesign.PARETO_METRICS] for e in ents
+                    if e["metrics"]["fits"]])
+  front = res["pareto_set"]
+  assert 1 <= len(front) == int(pareto.pareto_mask(costs).sum())

@@ -32,3 +32,6 @@ __all__ = [
     "Experiment", "boshnas_config", "build_experiment", "pareto_set", "register_method", "run",
     "run_method", "WorkdirMismatch", "default_workdir",
 ]
+
+# registers the multi-objective method "breathe" (jaxcodesign/codesign/breathe_method.py)
+from jaxcodesign.codesign import breathe_method  # noqa: E402,F401
