@@ -82,7 +82,8 @@ def main(argv):
   out.write_text(json.dumps(res, indent=1))
   s, f = res["start"], res["final"]
   print(f"launch.gptran: start val {s['val_accuracy']:.3f} latency {s['cost'] * 1e3:.2f} ms -> final "
-        f"val {f['val_accuracy']:.3f} latency {f['cost'] * 1e3:.2f} ms (test {res['final_test_accuracy']:.3f}); "
+        f"val {f['val_accuracy']:.3f} latency {f['cost'] * 1e3:.2f} ms "
+        f"(test {res['final_test_accuracy']:.3f}); "
         f"{out}")
   return 0
 

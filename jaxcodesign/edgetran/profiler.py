@@ -423,5 +423,6 @@ def profile_device(key, device_name: str, output, config: ProfileConfig | None =
     log(f"[{len(own)}/{config.budget}] {row['hash'][:8]} ({why}): "
         f"{row['latency_s_per_seq'] * 1e3:.2f} ms/seq, energy "
         + ("unavailable" if row["energy_j_per_seq"] is None else f"{row['energy_j_per_seq']:.3g} J/seq")
-        + ", peak power " + ("unavailable" if row["peak_power_w"] is None else f"{row['peak_power_w']:.1f} W"))
+        + ", peak power "
+        + ("unavailable" if row["peak_power_w"] is None else f"{row['peak_power_w']:.1f} W"))
   return own
