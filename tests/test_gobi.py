@@ -116,7 +116,8 @@ def test_relative_stopping_rule_stops_early_and_never_ends_worse():
   c = jnp.array([0.3, 0.7, 0.55, 0.1])
   acq = lambda x: 0.8 - 0.05 * jnp.sum((x - c) ** 2 * jnp.array([1.0, 3.0, 0.5, 2.0]))  # maximise
   x0 = jax.random.uniform(jax.random.key(0), (8, 4))
-  rel = gobi(jax.random.key(1), acq, x0, 0.0, 1.0, GOBIConfig(max_steps=300), maximise=True)
+  rel = gobi(jax.random.key(1), acq, x0, 0.0, 1.0, GOBIConfig(max_steps=300, stop="relative"),
+             maximise=True)
   assert np.all(np.asarray(rel.converged)) and np.all(np.asarray(rel.steps) < 300)
   assert np.all(np.asarray(rel.value) >= np.asarray(rel.start_value))
   gain_rel = np.asarray(rel.value - rel.start_value)
