@@ -238,8 +238,8 @@ def gobi_statistics() -> str:
   lo, hi = space.feature_bounds()
   lines = ["| task | stopping rule | steps used (mean, max of 200) | restarts converged | "
            "acquisition gain (mean) |", "|---|---|---|---|---|"]
-  for _, _, x, y in flexibert_tables():
-    task = "SST-2" if len(lines) < 5 else "QNLI"
+  for name, _, x, y in flexibert_tables():
+    task = name.split()[1]
     state = fit_surrogate(jax.random.key(0), x, y.astype(np.float32), _network_config(512))
     acq = acquisition_fn(state, 0.5, 0.5, maximise=True)  # minimised: negated UCB
     x0 = x[np.argsort(-y)[:10]]
