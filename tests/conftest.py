@@ -30,3 +30,30 @@ def fixtures_dir():
       pytest.fail(msg)
     pytest.skip(msg)
   return path
+
+
+@pytest.fixture
+def run_launcher():
+  """Runs a launcher's ``main`` in-process with its absl flags, then removes the flags it defined.
+
+  absl keeps one global flag registry per process; launchers define flags of the same names
+  (``--output``, ``--predict``), so each in-process run must leave the registry as it found it.
+  Usage: ``run_launcher(module, "prog", ["--flag=value", ...])`` returns ``main``'s return value.
+  """
+  from absl import flags
+
+  def run(module, prog, argv):
+    before = set(flags.FLAGS)
+    module.define_flags()
+    added = set(flags.FLAGS) - before
+    flags.FLAGS.unparse_flags()
+    try:
+      flags.FLAGS([prog, *argv])
+      return module.main([])
+    finally:
+      flags.FLAGS.unparse_flags()
+      for name in added:
+        if name in flags.FLAGS:
+          delattr(flags.FLAGS, name)
+
+  return run

@@ -13,14 +13,9 @@ from launch import impute as launcher
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run_main(*args):
-  launcher.define_flags()
-  launcher.FLAGS.unparse_flags()
-  launcher.FLAGS(["impute", *args])
-  try:
-    return launcher.main([])
-  finally:
-    launcher.FLAGS.unparse_flags()
+@pytest.fixture
+def _run_main(run_launcher):
+  return lambda *args: run_launcher(launcher, "impute", list(args))
 
 
 def _write(path, text):
@@ -41,7 +36,7 @@ def _table_text(n=40):
   return "\n".join(lines) + "\n"
 
 
-def test_completes_table_keeps_observed_text(tmp_path):
+def test_completes_table_keeps_observed_text(tmp_path, _run_main):
   text = _table_text()
   src = _write(tmp_path / "in.csv", text)
   out, rep = tmp_path / "out.csv", tmp_path / "u.json"
@@ -71,7 +66,7 @@ def test_completes_table_keeps_observed_text(tmp_path):
     ("a,b\n1,\n2,NaN\n", "column 'b' \\(2\\) is entirely missing"),
     ("a,b\n1,2\n3,4\n", "no missing cells"),
 ])
-def test_bad_input_messages(tmp_path, text, match):
+def test_bad_input_messages(tmp_path, text, match, _run_main):
   src = _write(tmp_path / "in.csv", text)
   with pytest.raises(DataError, match=match):
     _run_main(f"--data={src}", f"--output={tmp_path / 'out.csv'}")
@@ -79,7 +74,7 @@ def test_bad_input_messages(tmp_path, text, match):
   assert not (tmp_path / "out.csv").exists()
 
 
-def test_refuses_unwritable_output_and_the_input_itself(tmp_path):
+def test_refuses_unwritable_output_and_the_input_itself(tmp_path, _run_main):
   src = _write(tmp_path / "in.csv", "a,b\n1,\n2,3\n")
   with pytest.raises(DataError, match="does not exist"):
     _run_main(f"--data={src}", f"--output={tmp_path / 'no' / 'out.csv'}")

@@ -105,7 +105,7 @@ def test_command_line_subprocess(fixtures_dir, tmp_path):
 ])
 def test_errors_are_one_line_and_exit_2(args, field):
   proc = subprocess.run([sys.executable, "-m", "launch.spaces", *args], capture_output=True, text=True,
-                        timeout=120)
+                        timeout=600)
   assert proc.returncode == 2 and proc.stdout == ""
   lines = [l for l in proc.stderr.splitlines() if l.startswith("launch.spaces: error:")]
   assert len(lines) == 1 and field in lines[0], proc.stderr

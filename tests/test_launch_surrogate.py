@@ -28,21 +28,16 @@ def test_get_dotted_and_training_data():
     launcher.point_of({"foo": 1}, 0)
 
 
-def _run(argv):
-  launcher.define_flags()
-  launcher.FLAGS.unparse_flags()
-  launcher.FLAGS(["surrogate"] + argv)
-  try:
-    launcher.main([])
-  finally:
-    launcher.FLAGS.unparse_flags()
+@pytest.fixture
+def _run(run_launcher):
+  return lambda argv: run_launcher(launcher, "surrogate", argv)
 
 
 def _library(fixtures_dir):
   return [json.loads(l) for l in open(fixtures_dir / "flexibert_small" / "library.jsonl")]
 
 
-def test_bad_inputs_fail_before_training(fixtures_dir, tmp_path):
+def test_bad_inputs_fail_before_training(fixtures_dir, tmp_path, _run):
   rows = _library(fixtures_dir)[:20]
   train = tmp_path / "train.jsonl"
   train.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -61,7 +56,7 @@ def test_bad_inputs_fail_before_training(fixtures_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_default_ranks_held_back_sst2_at_least_as_well_as_a_random_forest(fixtures_dir, tmp_path):
+def test_default_ranks_held_back_sst2_at_least_as_well_as_a_random_forest(fixtures_dir, tmp_path, _run):
   """The judged configuration: the command's DEFAULTS, trained on library rows, ranking held-back
   measured models; the oracle is a 500-tree random forest fit on the same rows (one fixed split)."""
   from sklearn.ensemble import RandomForestRegressor

@@ -71,8 +71,11 @@ def test_branin_currin_values_and_grid_hv():
   g = np.linspace(1e-4, 1, 400)
   xx = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
   f, _ = evaluate_batch(p, xx)
-  # BoTorch's value is "approximated using NSGA-II": a 400 x 400 grid gets within 0.5 %
-  assert _hv(f, p.ref_point) == pytest.approx(p.max_hv, rel=5e-3)
+  # BoTorch's value is "approximated using NSGA-II". A grid's points are feasible designs, so their
+  # hypervolume can only under-estimate the front's: at most max_hv, and a 400 x 400 grid is within
+  # 2 % of it (58.74 of 59.36 on a quiet machine).
+  hv = _hv(f, p.ref_point)
+  assert 0.98 * p.max_hv <= hv <= p.max_hv * (1 + 1e-6)
 
 
 def test_vehicle_safety_values_and_grid_hv():
