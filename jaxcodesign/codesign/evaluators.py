@@ -255,13 +255,22 @@ def register_hardware(name: str, factory: Callable) -> None:
   Raises:
     ConfigError: an empty name, a non-callable factory, or a name already registered.
   """
+  register(HARDWARE, "hardware half", name, factory, "factory")
+
+
+def register(registry: dict, what: str, name: str, obj: Callable, field: str) -> None:
+  """Adds ``obj`` to ``registry`` under ``name`` (the one implementation of both registries).
+
+  Raises:
+    ConfigError: an empty name, a non-callable ``obj``, or a name already taken by another object.
+  """
   if not isinstance(name, str) or not name:
     raise ConfigError(f"invalid value for field 'name': {name!r}; allowed: a non-empty string")
-  if not callable(factory):
-    raise ConfigError(f"invalid value for field 'factory': {factory!r}; allowed: a callable")
-  if name in HARDWARE and HARDWARE[name] is not factory:
-    raise ConfigError(f"hardware half {name!r} is already registered")
-  HARDWARE[name] = factory
+  if not callable(obj):
+    raise ConfigError(f"invalid value for field {field!r}: {obj!r}; allowed: a callable")
+  if name in registry and registry[name] is not obj:
+    raise ConfigError(f"{what} {name!r} is already registered")
+  registry[name] = obj
 
 
 def make_hardware(cfg, model_space) -> HardwareHalf:

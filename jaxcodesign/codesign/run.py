@@ -34,6 +34,7 @@ import numpy as np
 
 from jaxcodesign.codesign import workdir as workdir_lib
 from jaxcodesign.codesign.config import METHODS, make_constrained_objective
+from jaxcodesign.codesign import evaluators as evaluators_lib
 from jaxcodesign.codesign.evaluators import (FixedHalf, NestedAcceleratorEvaluator, PairEvaluator,
                                              make_hardware, make_oracle)
 from jaxcodesign.errors import ConfigError
@@ -232,13 +233,7 @@ def register_method(name: str, fn: Callable) -> None:
   Raises:
     ConfigError: an empty name, a non-callable ``fn``, or a name already registered.
   """
-  if not isinstance(name, str) or not name:
-    raise ConfigError(f"invalid value for field 'name': {name!r}; allowed: a non-empty string")
-  if not callable(fn):
-    raise ConfigError(f"invalid value for field 'fn': {fn!r}; allowed: a callable")
-  if name in METHOD_FNS and METHOD_FNS[name] is not fn:
-    raise ConfigError(f"method {name!r} is already registered")
-  METHOD_FNS[name] = fn
+  evaluators_lib.register(METHOD_FNS, "method", name, fn, "fn")
 
 
 def _method_key(seed: int, method: str):
