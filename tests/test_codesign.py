@@ -6,6 +6,7 @@ batch size, and the nested sweep's choice against a brute-force scoring of every
 the per-config path.
 """
 
+import importlib
 import json
 import pathlib
 
@@ -248,3 +249,47 @@ def test_register_method_and_hardware(tmp_path):
   cfg.hw_space = "test_elector"
   exp = codesign.build_experiment(cfg)
   assert made == ["test_elector"] and exp.hw_space.name == "elector"
+
+
+def test_budgets_penalise_rank_and_bound_the_pareto_set():
+  run_lib = importlib.import_module("jaxcodesign.codesign.run")  # (codesign.run is the function)
+  cfg = codesign.load_config("transcode_digits")
+  obj = codesign.make_constrained_objective(cfg)
+  assert {(c.name, c.limit) for c in obj.constraints} == {("fits", 1.0), ("area_mm2", 100.0),
+                                                          ("peak_power_w", 20.0)}
+  base = dict(accuracy=0.9, latency_per_inference_s=1.5e-6, energy_per_inference_j=2.5e-5,
+              area_mm2=50.0, peak_power_w=10.0, fits=1.0)
+  # by hand: 0.6 * 0.9 + 0.15 * (1 - 0.5) + 0.15 * (1 - 0.5) + 0.1 * (1 - 0.5) = 0.74
+  assert float(objectives.scalarise(base, obj)) == pytest.approx(0.74, abs=1e-6)
+  over = dict(base, area_mm2=120.0)  # area ratio clipped at 1 -> 0.69, then the budget's penalty
+  assert float(objectives.scalarise(over, obj)) == pytest.approx(0.69 - 1.0, abs=1e-6)
+  assert run_lib.feasible(base, obj) and not run_lib.feasible(over, obj)
+  assert not run_lib.feasible(dict(base, peak_power_w=20.5), obj)
+  entries = [{"metrics": dict(base, error=0.1)}, {"metrics": dict(over, error=0.05)}]
+  _, mask = run_lib.pareto_set(entries, objective=obj)
+  assert mask.tolist() == [True, False]  # the better-error pair is over budget: never Pareto
+  for bad, msg in (({"bogus": 1.0}, "bogus"), ({"area_mm2": -1.0}, "area_mm2")):
+    c = codesign.load_config("transcode_digits")
+    c.unlock()
+    c.objective.constraints = bad
+    with pytest.raises(ConfigError, match=msg):
+      codesign.make_constrained_objective(c)
+
+
+def test_method_hypervolumes_and_term_spread_by_hand():
+  run_lib = importlib.import_module("jaxcodesign.codesign.run")  # (codesign.run is the function)
+  obj = objectives.Objective(terms=(objectives.ObjectiveTerm("accuracy", 0.5),
+                                    objectives.ObjectiveTerm("latency_s", 0.5, 2.0, minimise=True)),
+                             constraints=(objectives.Constraint("fits", 1.0, "min"),), clip=True)
+  def e(err, lat, fits=1.0):
+    return {"metrics": {"error": err, "latency_s": lat, "accuracy": 1 - err, "fits": fits}}
+  hist = {"a": [e(0.0, 1.0), e(1.0, 0.0)], "b": [e(0.5, 0.5), e(0.0, 0.0, fits=0.0)]}
+  hv = run_lib.method_hypervolumes(hist, ("error", "latency_s"), obj)
+  # normalised by the feasible min/max (0..1 each), reference (1.1, 1.1):
+  # a: two corners -> 1.1*0.1 + 0.1*1.1 - 0.1*0.1 = 0.21; b: (0.5, 0.5) -> 0.6 * 0.6 = 0.36
+  assert hv["per_method"]["a"] == pytest.approx(0.21)
+  assert hv["per_method"]["b"] == pytest.approx(0.36)  # its infeasible (0, 0) pair does not count
+  sp = run_lib.term_spread([x for v in hist.values() for x in v], obj)
+  # accuracy terms 0.5 * {1, 0, 0.5, 1}; latency terms 0.5 * (1 - clip(lat / 2)) = {0.25, 0.5, 0.375, 0.5}
+  assert sp["accuracy"]["min"] == 0.0 and sp["accuracy"]["max"] == 0.5
+  assert sp["latency_s"]["min"] == pytest.approx(0.25) and sp["latency_s"]["median"] == pytest.approx(0.4375)

@@ -45,9 +45,12 @@ FIELD_HELP: dict[str, str] = {
     "name": "experiment name (also names the default work directory /tmp/jaxcodesign/<name>)",
     "model_space": "network space: flexibert2 | flexibert_small | cnnbench",
     "model_space_kwargs": "restrictions of the network space (they can only shrink it)",
-    "hw_space": "accelerator half: elector | acceltran (transformers), accelbench (CNNs), or one "
-                "added with codesign.register_hardware",
-    "hw_space_kwargs": "restrictions of the accelerator space",
+    "hw_space": "accelerator half: elector | acceltran (transformers), accelbench (CNNs), devices "
+                "(EdgeTran edge devices, ProTran surrogates), or one added with "
+                "codesign.register_hardware",
+    "hw_space_kwargs": "restrictions of the accelerator space; for hw_space=devices: measurements "
+                       "(rows file, '' = ProTran's), devices, latency_budget_s (s/sequence), "
+                       "power_budget_w (W), k_std (constraints on mean + k std), surrogate",
     "budget": "evaluations (trainings) per method, initial design included",
     "seed": "random seed of every method, the initial designs and the training keys",
     "methods": "methods compared at equal budget (codesign, boshcode, fixed_network, "
@@ -70,6 +73,9 @@ FIELD_HELP: dict[str, str] = {
     "hw.weight_sparsity": "weight sparsity in [0, 1) given to the accelerator model",
     "objective.weights": "weight per objective metric (>= 0): " + ", ".join(OBJECTIVE_METRICS),
     "objective.references": "normaliser per hardware metric (> 0, in the metric's units)",
+    "objective.constraints": "hard budgets {metric: upper limit} in the metric's units (e.g. "
+                             "area_mm2, peak_power_w): a pair over a budget is penalised like one "
+                             "that does not fit, and nested co-design picks within the budgets",
     "search.init_design": "initial designs of BOSHNAS / BOSHCODE (< budget)",
     "search.init_method": "initial design sampler: lhs | uniform | sobol",
     "search.alpha": "probability of max-uncertainty sampling per query",
@@ -121,6 +127,7 @@ def base_config() -> ml_collections.ConfigDict:
   # experiment sets its own, measured with benchmarks/objective_references.py); ratios are clipped.
   cfg.objective.references = ml_collections.ConfigDict(
       dict(latency_per_inference_s=6.2e-6, energy_per_inference_j=4.4e-4, area_mm2=3100.0))
+  cfg.objective.constraints = ml_collections.ConfigDict()
   cfg.search = ml_collections.ConfigDict()
   cfg.search.init_design = 8
   cfg.search.init_method = "lhs"
@@ -220,9 +227,26 @@ def make_objective(cfg: ml_collections.ConfigDict):
 
 
 def make_constrained_objective(cfg: ml_collections.ConfigDict):
-  """The experiment objective plus the hard constraint ``fits >= 1`` in penalty form (performance
-  minus 1 for a pair whose network does not fit), which keeps surrogate targets finite."""
+  """The experiment objective plus the hard constraints in penalty form (performance minus 1 per
+  violated constraint, which keeps surrogate targets finite): ``fits >= 1`` (the network fits the
+  accelerator) and ``metric <= limit`` for each budget of ``cfg.objective.constraints``.
+
+  Raises:
+    ConfigError: a budget on an unknown metric, or a limit that is not a positive finite number.
+  """
+  import math
   from jaxcodesign.search import objectives as obj_lib
   base = make_objective(cfg)
-  return obj_lib.Objective(terms=base.terms, constraints=(obj_lib.Constraint("fits", 1.0, "min"),),
+  constraints = [obj_lib.Constraint("fits", 1.0, "min")]
+  budgets = cfg.objective.get("constraints", None)
+  for name, limit in (budgets.items() if budgets is not None else ()):
+    if name not in OBJECTIVE_METRICS:
+      raise ConfigError(f"invalid objective.constraints field {name!r}; allowed: "
+                        f"{list(OBJECTIVE_METRICS)}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not (
+        math.isfinite(limit) and limit > 0):
+      raise ConfigError(f"invalid value for field 'objective.constraints.{name}': {limit!r}; "
+                        "allowed: a finite number > 0 (an upper limit in the metric's units)")
+    constraints.append(obj_lib.Constraint(name, float(limit), "max"))
+  return obj_lib.Objective(terms=base.terms, constraints=tuple(constraints),
                            clip=base.clip, violation="penalty", penalty=1.0)

@@ -1,8 +1,9 @@
 """Co-design evaluators: the hardware half, the (network, accelerator) pair evaluator, nested sweeps.
 
 * A *hardware half* (:class:`HardwareHalf`) is an accelerator space plus an accelerator model; the
-  built-in halves are ``elector`` / ``acceltran`` (transformers, the AccelTran model) and
-  ``accelbench`` (CNNs); others are added with :func:`register_hardware` (``name``, ``factory``),
+  built-in halves are ``elector`` / ``acceltran`` (transformers, the AccelTran model),
+  ``accelbench`` (CNNs) and ``devices`` (EdgeTran: profiled edge devices scored by the ProTran device
+  surrogates, :mod:`jaxcodesign.edgetran.cosearch`); others are added with :func:`register_hardware` (``name``, ``factory``),
   where ``factory(cfg, model_space) -> HardwareHalf``.
 * :class:`PairEvaluator` evaluates ``{"model", "hw"}`` pairs: oracle accuracy x hardware metrics,
   with THE one persistent result cache (``evaluations.jsonl``, keyed by
@@ -37,6 +38,12 @@ __all__ = ["HW_METRICS", "hardware_metrics", "HardwareHalf", "register_hardware"
 #: Metrics taken from every accelerator-model result (contract of ``jaxcodesign.hardware.api``).
 HW_METRICS = ("latency_s", "energy_j", "energy_dynamic_j", "energy_leakage_j", "area_mm2",
               "peak_power_w", "avg_power_w", "cycles", "fits")
+#: Of :data:`HW_METRICS`, the ones every hardware half must report (a device half has no area,
+#: cycles or energy split: :mod:`jaxcodesign.edgetran.cosearch`).
+REQUIRED_METRICS = ("latency_s", "energy_j", "fits")
+#: Further metrics copied when a half reports them (uncertainty of surrogate-based halves, s / J / W).
+EXTRA_METRICS = ("latency_per_inference_s_std", "energy_per_inference_j_std", "peak_power_w_std",
+                 "latency_ucb_s", "peak_power_ucb_w")
 #: Scalar keys of a prepared sweep (arrays [n], one per candidate accelerator).
 SWEEP_KEYS = HW_METRICS + ("batch_size", "latency_per_inference_s", "energy_per_inference_j",
                            "throughput_per_s")
@@ -60,23 +67,30 @@ def _per_inference(out: dict) -> dict:
 def hardware_metrics(result: Mapping[str, Any], hw: Mapping[str, Any]) -> dict:
   """The hardware metrics co-design uses, from one accelerator-model result and its config.
 
-  Returns :data:`HW_METRICS` as floats (``fits`` as bool), plus ``batch_size``
+  Returns the :data:`HW_METRICS` the result has (at least :data:`REQUIRED_METRICS`) and any
+  :data:`EXTRA_METRICS` as floats (``fits`` as bool), plus ``batch_size``
   (inferences per batch, from the config), ``latency_per_inference_s`` (s), ``energy_per_inference_j``
   (J) and ``throughput_per_s`` (inferences/s); the model's own values are used when it reports them,
   else they are derived from the per-batch values (:func:`_per_inference`).
 
   Raises:
-    SpaceError: a result outside physical bounds (negative or non-finite latency, energy, area).
+    SpaceError: a result outside physical bounds (negative or non-finite latency, energy, area), or
+      one without the required metrics.
   """
-  out: dict[str, Any] = {name: float(result[name]) for name in HW_METRICS if name != "fits"}
+  missing = [k for k in REQUIRED_METRICS if k not in result]
+  if missing:
+    raise SpaceError("hardware result", sorted(result), reason=f"missing {missing}")
+  out: dict[str, Any] = {name: float(result[name]) for name in HW_METRICS
+                         if name != "fits" and name in result}
+  out.update({k: float(result[k]) for k in EXTRA_METRICS if k in result})
   out["fits"] = bool(result["fits"])
-  out["batch_size"] = int(result.get("batch_size", hw["batch_size"]))
+  out["batch_size"] = int(result["batch_size"] if "batch_size" in result else hw["batch_size"])
   for k in ("latency_per_inference_s", "energy_per_inference_j", "throughput_per_s"):
     if k in result:
       out[k] = float(result[k])
   out = _per_inference(out)
   for k in ("latency_s", "energy_j", "area_mm2", "latency_per_inference_s", "energy_per_inference_j"):
-    if not (np.isfinite(out[k]) and out[k] >= 0):
+    if k in out and not (np.isfinite(out[k]) and out[k] >= 0):
       raise SpaceError(k, out[k], reason="the accelerator model returned a non-physical value")
   return out
 
@@ -245,7 +259,14 @@ def _cnn_half(cfg, model_space, space_name: str = "accelbench") -> HardwareHalf:
 HARDWARE: dict[str, Callable] = {
     "elector": functools.partial(_transformer_half, space_name="elector"),
     "acceltran": functools.partial(_transformer_half, space_name="acceltran"),
-    "accelbench": functools.partial(_cnn_half, space_name="accelbench")}
+    "accelbench": functools.partial(_cnn_half, space_name="accelbench"),
+    "devices": lambda cfg, model_space: _devices_half(cfg, model_space)}
+
+
+def _devices_half(cfg, model_space):
+  """EdgeTran's edge devices scored by the ProTran device surrogates (imported on use: sklearn)."""
+  from jaxcodesign.edgetran.cosearch import make_devices_half
+  return make_devices_half(cfg, model_space)
 
 
 def register_hardware(name: str, factory: Callable) -> None:

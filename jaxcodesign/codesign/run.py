@@ -27,7 +27,7 @@ import pathlib
 import platform
 import sys
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import ml_collections
 import numpy as np
@@ -40,7 +40,7 @@ from jaxcodesign.codesign.evaluators import (FixedHalf, NestedAcceleratorEvaluat
 from jaxcodesign.errors import ConfigError
 
 __all__ = ["Experiment", "build_experiment", "register_method", "METHOD_FNS", "run_method",
-           "pareto_set", "run", "PARETO_METRICS"]
+           "pareto_set", "feasible", "method_hypervolumes", "term_spread", "run", "PARETO_METRICS"]
 
 #: The minimised objectives of the Pareto set, in results.json and the Pareto plot.
 PARETO_METRICS = ("error", "latency_per_inference_s", "energy_per_inference_j", "area_mm2")
@@ -142,11 +142,15 @@ def build_experiment(cfg: ml_collections.ConfigDict, workdir=None) -> Experiment
 
 def _check_some_pair_fits(cfg, model_space, hardware, evaluator, key, n=16):
   """Stops early when no sampled network fits even the largest-buffer accelerator (the most
-  permissive one for the capacity model)."""
+  permissive one for the capacity model), or any of the half's ``probe_configs()`` when it has them
+  (the devices half: every device, against its latency and power budgets)."""
   import jax
-  hw = hardware.space.project(np.ones(hardware.space.feature_dim, np.float32))
+  if hasattr(hardware, "probe_configs"):  # a half that knows its most permissive configs
+    probes = list(hardware.probe_configs())
+  else:
+    probes = [hardware.space.project(np.ones(hardware.space.feature_dim, np.float32))]
   models = model_space.sample(jax.random.fold_in(key, 29), n)
-  res = evaluator.hardware(models, [hw] * len(models))
+  res = [r for hw in probes for r in evaluator.hardware(models, [hw] * len(models))]
   if not any(bool(r["fits"]) for r in res):
     raise ConfigError(
         f"no network of model_space {cfg.model_space!r} (sampled {n}) fits even the largest-buffer "
@@ -189,7 +193,15 @@ def _codesign(exp, workdir, budget, key):
   import jax
   hws = exp.hw_space.sample(jax.random.fold_in(jax.random.key(int(exp.cfg.seed)), 1000),
                             int(exp.cfg.accelerator_sweep))
-  ev = NestedAcceleratorEvaluator(exp.evaluator, exp.objective, hws + [exp.fixed_hw])
+  # distinct candidates, first occurrence kept (argmax ties go to the first, so the choice is the
+  # same; a small space such as the 7 devices is sampled many times over)
+  seen, cands = set(), []
+  for h in hws + [exp.fixed_hw]:
+    k = exp.hw_space.hash(h)
+    if k not in seen:
+      seen.add(k)
+      cands.append(h)
+  ev = NestedAcceleratorEvaluator(exp.evaluator, exp.objective, cands)
   return _boshnas_method(exp, workdir, budget, key, exp.model_space, ev, ev.pair, False)
 
 
@@ -264,18 +276,74 @@ def run_method(exp: Experiment, method: str, workdir=None, max_rounds=None) -> l
 # ------------------------------------------------------------------------------------------------
 # Results
 # ------------------------------------------------------------------------------------------------
-def pareto_set(entries: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
-  """(objective matrix float[n, 4] of :data:`PARETO_METRICS`, i.e. (error, latency per inference s,
-  energy per inference J, area mm^2), Pareto mask) over the fitting pairs among ``entries``
-  (non-fitting pairs are never Pareto-optimal)."""
+def feasible(metrics: Mapping[str, Any], objective) -> bool:
+  """True when ``metrics`` meet every hard constraint of ``objective`` (``fits`` and the budgets of
+  ``objective.constraints``)."""
+  for c in objective.constraints:
+    v = float(metrics[c.name])
+    if (v > c.limit) if c.kind == "max" else (v < c.limit):
+      return False
+  return True
+
+
+def pareto_set(entries: Sequence[dict], metrics: Sequence[str] = PARETO_METRICS, objective=None
+               ) -> tuple[np.ndarray, np.ndarray]:
+  """(objective matrix float[n, m] of ``metrics``, Pareto mask) over the feasible pairs among
+  ``entries`` (fitting, and within the budgets of ``objective`` when given; infeasible pairs are
+  never Pareto-optimal). Default metrics :data:`PARETO_METRICS`: (error, latency per inference s,
+  energy per inference J, area mm^2)."""
   from jaxcodesign.search.pareto import pareto_mask
-  costs = np.array([[e["metrics"][k] for k in PARETO_METRICS] for e in entries],
-                   np.float64).reshape(-1, len(PARETO_METRICS))
-  fits = np.array([bool(e["metrics"]["fits"]) for e in entries], bool)
+  costs = np.array([[e["metrics"][k] for k in metrics] for e in entries],
+                   np.float64).reshape(-1, len(metrics))
+  fits = np.array([bool(e["metrics"]["fits"]) and (objective is None or feasible(e["metrics"], objective))
+                   for e in entries], bool)
   mask = np.zeros(len(entries), bool)
   if fits.any():
     mask[np.nonzero(fits)[0]] = np.asarray(pareto_mask(costs[fits]), bool)
   return costs, mask
+
+
+def method_hypervolumes(histories: Mapping[str, Sequence[dict]], metrics: Sequence[str],
+                        objective) -> dict:
+  """Hypervolume of each method's feasible evaluated pairs in the Pareto metrics, on one scale.
+
+  Every metric is normalised to [0, 1] by its min and max over the feasible pairs of ALL methods
+  (so that error, seconds, joules and mm^2 weigh alike and the methods share one frame), and the
+  reference point is 1.1 in every normalised metric (the common nadir plus 10 % of the range, the
+  usual benchmarking choice). Units: dimensionless (a fraction of the box [0, 1.1]^m).
+
+  Returns:
+    ``{"per_method": {method: hv}, "reference": [1.1] * m, "lower": [min per metric],
+    "upper": [max per metric]}``; hv is 0.0 for a method with no feasible pair.
+  """
+  from jaxcodesign.search.pareto import hypervolume
+  rows = {m: np.array([[e["metrics"][k] for k in metrics] for e in hs
+                       if bool(e["metrics"]["fits"]) and feasible(e["metrics"], objective)],
+                      np.float64).reshape(-1, len(metrics)) for m, hs in histories.items()}
+  allf = np.concatenate(list(rows.values()), axis=0)
+  if allf.shape[0] == 0:
+    return {"per_method": {m: 0.0 for m in rows}, "reference": [1.1] * len(metrics),
+            "lower": None, "upper": None}
+  lo, hi = allf.min(0), allf.max(0)
+  span = np.where(hi > lo, hi - lo, 1.0)
+  ref = np.full(len(metrics), 1.1)
+  per = {m: (hypervolume((r - lo) / span, ref) if r.shape[0] else 0.0) for m, r in rows.items()}
+  return {"per_method": per, "reference": ref.tolist(), "lower": lo.tolist(), "upper": hi.tolist()}
+
+
+def term_spread(entries: Sequence[dict], objective) -> dict:
+  """Spread of each objective term's contribution over the evaluated pairs: ``{term: {"min",
+  "p10", "median", "p90", "max"}}`` of ``w * norm(value)`` (the summands of the scalarisation,
+  clipped as in it), so a saturated term (the same value for every pair) shows as a zero spread."""
+  out = {}
+  for t in objective.terms:
+    v = np.array([float(e["metrics"][t.name]) for e in entries], np.float64) / t.reference
+    if objective.clip:
+      v = np.clip(v, 0.0, 1.0)
+    c = t.weight * ((1.0 - v) if t.minimise else v)
+    q = np.percentile(c, [0, 10, 50, 90, 100]) if c.size else [float("nan")] * 5
+    out[t.name] = dict(zip(("min", "p10", "median", "p90", "max"), map(float, q)))
+  return out
 
 
 def _strip(e: dict) -> dict:
@@ -345,7 +413,10 @@ def run(cfg: ml_collections.ConfigDict, workdir=None, progress: bool = True, max
     overwrite: start afresh in a work directory of other settings (its files are moved aside).
 
   Writes ``results.json`` (deterministic: no wall times, plot paths relative to ``workdir``),
-  ``timings.json`` and ``plots/{convergence,pareto,utilisation}.png``. The chosen pair is the
+  ``timings.json`` and ``plots/{convergence,pareto,utilisation}.png`` (plus, for a hardware half
+  with a ``group_key`` such as the devices half, ``results["pareto_per_<key>"]`` and
+  ``plots/pareto_per_<key>.png``: one Pareto set per device; the Pareto metrics are the half's
+  ``pareto_metrics`` when it has them). The chosen pair is the
   evaluated co-design pair of highest performance under :func:`make_constrained_objective` (the
   function that produced the surrogate targets); ties go to the earliest query.
 
@@ -388,9 +459,22 @@ def run(cfg: ml_collections.ConfigDict, workdir=None, progress: bool = True, max
   chosen_i = int(np.argmax([h["performance"] for h in histories[main]]))
   chosen = histories[main][chosen_i]
   all_entries = [dict(e, method=m) for m, hs in histories.items() for e in hs]
-  costs, mask = pareto_set(all_entries)
+  pmetrics = tuple(getattr(exp.hardware, "pareto_metrics", PARETO_METRICS))
+  plabels = list(getattr(exp.hardware, "pareto_labels", plots.PARETO_LABELS))
+  costs, mask = pareto_set(all_entries, pmetrics, exp.objective)
+  group_key = getattr(exp.hardware, "group_key", None)  # e.g. "device": one Pareto set per device
+  per_group = {}
+  if group_key is not None:
+    names = [str(e["hw"][group_key]) for e in all_entries]
+    for g in sorted(set(names)):
+      idx = [i for i, n in enumerate(names) if n == g]
+      _, gmask = pareto_set([all_entries[i] for i in idx], pmetrics, exp.objective)
+      per_group[g] = [idx[j] for j in np.nonzero(gmask)[0]]
+  hv = method_hypervolumes(histories, pmetrics, exp.objective)
   summary = {m: {"best_performance": max(h["performance"] for h in hs),
                  "evaluations": len(hs),
+                 "feasible": sum(1 for h in hs if feasible(h["metrics"], exp.objective)),
+                 "hypervolume": hv["per_method"][m],
                  "best": _strip(max(hs, key=lambda e: e["performance"]))}
              for m, hs in histories.items()}
   budgets = sorted({s["evaluations"] for s in summary.values()})
@@ -402,12 +486,19 @@ def run(cfg: ml_collections.ConfigDict, workdir=None, progress: bool = True, max
       "convergence": plots.plot_convergence(curves, plots_dir / "convergence.png",
                                             title=f"{cfg.name}: best objective vs queries"),
       "pareto": plots.plot_pareto(
-          costs, mask, list(plots.PARETO_LABELS), plots_dir / "pareto.png", chosen=chosen_index,
+          costs, mask, plabels, plots_dir / "pareto.png", chosen=chosen_index,
           groups=[e["method"] for e in all_entries], title=f"{cfg.name}: evaluated pairs"),
       "utilisation": plots.plot_utilisation(
           chosen["metrics"].get("utilisation", {}) or {"(none reported)": 0.0},
           plots_dir / "utilisation.png", title="chosen pair: accelerator utilisation"),
   }
+  if per_group:
+    gmask = np.zeros(len(all_entries), bool)
+    gmask[[i for v in per_group.values() for i in v]] = True
+    paths[f"pareto_per_{group_key}"] = plots.plot_pareto(
+        costs, gmask, plabels, plots_dir / f"pareto_per_{group_key}.png", chosen=chosen_index,
+        groups=[str(e["hw"][group_key]) for e in all_entries],
+        title=f"{cfg.name}: Pareto set of each {group_key}")
   results = {
       "experiment": cfg.name,
       "config": cfg.to_dict(),
@@ -420,9 +511,14 @@ def run(cfg: ml_collections.ConfigDict, workdir=None, progress: bool = True, max
       "equal_budget": len(budgets) == 1,
       "codesign_gain": {m: summary["codesign"]["best_performance"] - s["best_performance"]
                         for m, s in summary.items() if "codesign" in summary and m != "codesign"},
-      "pareto_metrics": list(PARETO_METRICS),
+      "pareto_metrics": list(pmetrics),
+      "hypervolume": {"reference": hv["reference"], "lower": hv["lower"], "upper": hv["upper"]},
+      "term_spread": term_spread(all_entries, exp.objective),
       "pareto_set": [dict(_strip(all_entries[i]), method=all_entries[i]["method"])
                      for i in np.nonzero(mask)[0]],
+      **({f"pareto_per_{group_key}": {
+          g: [dict(_strip(all_entries[i]), method=all_entries[i]["method"]) for i in idx]
+          for g, idx in per_group.items()}} if per_group else {}),
       "evaluations": {m: [_strip(e) for e in hs] for m, hs in histories.items()},
       "plots": {k: str(pathlib.Path(v).relative_to(workdir)) for k, v in paths.items()},
   }

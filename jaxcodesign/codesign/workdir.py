@@ -40,7 +40,7 @@ from jaxcodesign.codesign.config import flatten
 from jaxcodesign.errors import ConfigError
 
 __all__ = ["DEFAULT_ROOT", "OUR_FILES", "WorkdirMismatch", "default_workdir", "versions",
-           "fingerprint", "diff", "check_writable", "prepare", "cache_salt", "Progress"]
+           "data_hashes", "fingerprint", "diff", "check_writable", "prepare", "cache_salt", "Progress"]
 
 #: Root of the default work directories (one per experiment name).
 DEFAULT_ROOT = pathlib.Path(os.environ.get("JAXCODESIGN_WORKDIR_ROOT", "/tmp/jaxcodesign"))
@@ -74,13 +74,46 @@ def versions() -> dict[str, str | None]:
   return out
 
 
+def data_hashes(cfg: ml_collections.ConfigDict) -> dict[str, str]:
+  """``{field: sha256 of the file's bytes}`` for every config field naming a data file that
+  changes results: ``oracle.dataset`` (an .npz), ``oracle.table_path`` and, for
+  ``hw_space='devices'``, ``hw_space_kwargs.measurements`` (``''`` = the ProTran fixture). A path
+  alone is not enough: the same path with other contents must not reuse results. Fields naming no
+  existing file are left out (building the experiment reports them)."""
+  files = {}
+  o = cfg.get("oracle", {})
+  for field in ("dataset", "table_path"):
+    v = o.get(field, "") if o else ""
+    if isinstance(v, str) and v and pathlib.Path(v).is_file():
+      files[f"oracle.{field}"] = pathlib.Path(v)
+  if cfg.get("hw_space") == "devices":
+    from jaxcodesign.edgetran.cosearch import measurements_path
+    try:
+      files["hw_space_kwargs.measurements"] = measurements_path(
+          cfg.hw_space_kwargs.get("measurements", ""))
+    except ConfigError:
+      pass
+  out = {}
+  for field, path in sorted(files.items()):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+      for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
+    out[field] = h.hexdigest()
+  return out
+
+
 def fingerprint(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
   """The settings record of ``cfg``: ``{"format", "experiment", "config": {dotted: value},
-  "versions": {...}}`` (JSON-normalised, so it compares equal to its own round trip)."""
+  "versions": {...}}`` plus ``"data"`` (:func:`data_hashes`) when the config names data files
+  (JSON-normalised, so it compares equal to its own round trip)."""
   from jaxcodesign.codesign.backends import FIELDS as _where  # where trainings run: no result
   rec = {"format": FORMAT, "experiment": str(cfg.name),
          "config": {k: v for k, v in flatten(cfg).items() if k not in _where},
          "versions": versions()}
+  data = data_hashes(cfg)
+  if data:
+    rec["data"] = data
   return json.loads(json.dumps(rec, sort_keys=True, default=str))
 
 
@@ -89,7 +122,7 @@ def diff(old: dict, new: dict) -> list[str]:
   out = []
   if old.get("experiment") != new.get("experiment"):
     out.append(f"experiment (workdir: {old.get('experiment')!r}, now: {new.get('experiment')!r})")
-  for group, prefix in (("config", ""), ("versions", "version of ")):
+  for group, prefix in (("config", ""), ("versions", "version of "), ("data", "content of ")):
     a, b = old.get(group, {}) or {}, new.get(group, {}) or {}
     for k in sorted(set(a) | set(b)):
       if a.get(k, "<absent>") != b.get(k, "<absent>"):
@@ -178,13 +211,17 @@ def prepare(path, cfg: ml_collections.ConfigDict, overwrite: bool = False) -> di
 def cache_salt(cfg: ml_collections.ConfigDict) -> str:
   """sha256 of every setting that changes the metrics of one (network, accelerator) pair: the
   model and accelerator spaces (they define hashes and validation), the oracle (data, training
-  settings, table), the accelerator-model settings, the seed (training keys) and the versions.
+  settings, table), the accelerator-model settings, the seed (training keys), the versions and the
+  contents of the data files the config names (:func:`data_hashes`).
   The objective and the search settings are not in it: they change which pairs are chosen, not the
   metrics of a pair."""
   c = cfg.to_dict()
   key = {k: c.get(k) for k in ("model_space", "model_space_kwargs", "hw_space", "hw_space_kwargs",
                                "oracle", "hw", "seed")}
   key["versions"] = versions()
+  data = data_hashes(cfg)
+  if data:  # (absent when no data file is named, so older caches stay valid)
+    key["data"] = data
   text = json.dumps(key, sort_keys=True, default=str)
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
