@@ -293,3 +293,20 @@ def test_method_hypervolumes_and_term_spread_by_hand():
   # accuracy terms 0.5 * {1, 0, 0.5, 1}; latency terms 0.5 * (1 - clip(lat / 2)) = {0.25, 0.5, 0.375, 0.5}
   assert sp["accuracy"]["min"] == 0.0 and sp["accuracy"]["max"] == 0.5
   assert sp["latency_s"]["min"] == pytest.approx(0.25) and sp["latency_s"]["median"] == pytest.approx(0.4375)
+
+
+def test_seed_summary_mean_se_and_paired_comparison_by_hand():
+  from benchmarks import codesign_seeds as cs
+  def res(c, f):
+    return {"summary": {"codesign": {"best_performance": c, "hypervolume": c / 2, "evaluations": 4},
+                        "fixed_network": {"best_performance": f, "hypervolume": f / 2,
+                                          "evaluations": 4}}}
+  out = cs.summarise({0: res(0.9, 0.8), 1: res(0.7, 0.75), 2: res(0.8, 0.6)})
+  m, se = out["methods"]["codesign"]["best_mean_se"]
+  assert m == pytest.approx(0.8) and se == pytest.approx(0.1 / np.sqrt(3))  # std(0.9, 0.7, 0.8) = 0.1
+  p = out["codesign_minus"]["fixed_network"]["best"]
+  # differences 0.1, -0.05, 0.2: mean 0.0833, sample std 0.1258, t = 1.147 with 2 dof -> p = 0.370
+  assert p["mean_diff"] == pytest.approx(0.25 / 3) and p["wins"] == 2 and p["n"] == 3
+  assert p["se_diff"] == pytest.approx(np.std([0.1, -0.05, 0.2], ddof=1) / np.sqrt(3))
+  assert p["t_test_p"] == pytest.approx(0.370, abs=2e-3)
+  assert "wilcoxon_p" not in p  # fewer than 5 seeds
