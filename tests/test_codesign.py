@@ -89,10 +89,14 @@ def test_chosen_is_best_under_the_same_objective(transcode_run):
   assert on_disk["chosen"] == json.loads(json.dumps(res["chosen"]))
   assert on_disk["pareto_metrics"] == ["error", "latency_per_inference_s", "energy_per_inference_j",
                                        "area_mm2"]
-  # the Pareto set is exactly the non-dominated fitting pairs (brute force)
+  # the Pareto set is exactly the non-dominated feasible pairs (brute force): fitting, within the
+  # reticle and within the experiment's edge budget (100 mm^2, 20 W), checked by hand
   entries = [e for hs in on_disk["evaluations"].values() for e in hs]
   cost = np.array([[e["metrics"][k] for k in on_disk["pareto_metrics"]] for e in entries])
-  fits = np.array([e["metrics"]["fits"] for e in entries])
+  fits = np.array([e["metrics"]["fits"] and e["metrics"]["fits_reticle"]
+                   and e["metrics"]["area_mm2"] <= 100.0 and e["metrics"]["peak_power_w"] <= 20.0
+                   for e in entries])
+  assert fits.any()
   nd = [i for i in range(len(entries)) if fits[i] and not any(
       fits[j] and np.all(cost[j] <= cost[i]) and np.any(cost[j] < cost[i]) for j in range(len(entries)))]
   key = lambda e: json.dumps([e["model"], e["hw"]], sort_keys=True)
@@ -255,16 +259,23 @@ def test_budgets_penalise_rank_and_bound_the_pareto_set():
   run_lib = importlib.import_module("jaxcodesign.codesign.run")  # (codesign.run is the function)
   cfg = codesign.load_config("transcode_digits")
   obj = codesign.make_constrained_objective(cfg)
-  assert {(c.name, c.limit) for c in obj.constraints} == {("fits", 1.0), ("area_mm2", 100.0),
-                                                          ("peak_power_w", 20.0)}
+  assert {(c.name, c.limit) for c in obj.constraints} == {
+      ("fits", 1.0), ("fits_reticle", 1.0), ("area_mm2", 100.0), ("peak_power_w", 20.0)}
   base = dict(accuracy=0.9, latency_per_inference_s=1.5e-6, energy_per_inference_j=2.5e-5,
-              area_mm2=50.0, peak_power_w=10.0, fits=1.0)
+              area_mm2=50.0, peak_power_w=10.0, fits=1.0, fits_reticle=1.0)
   # by hand: 0.6 * 0.9 + 0.15 * (1 - 0.5) + 0.15 * (1 - 0.5) + 0.1 * (1 - 0.5) = 0.74
   assert float(objectives.scalarise(base, obj)) == pytest.approx(0.74, abs=1e-6)
   over = dict(base, area_mm2=120.0)  # area ratio clipped at 1 -> 0.69, then the budget's penalty
   assert float(objectives.scalarise(over, obj)) == pytest.approx(0.69 - 1.0, abs=1e-6)
   assert run_lib.feasible(base, obj) and not run_lib.feasible(over, obj)
   assert not run_lib.feasible(dict(base, peak_power_w=20.5), obj)
+  # a die over the reticle is infeasible by default (hw.reticle_constraint), and can be allowed
+  assert float(objectives.scalarise(dict(base, fits_reticle=0.0), obj)) == pytest.approx(0.74 - 1.0,
+                                                                                        abs=1e-6)
+  c = codesign.load_config("transcode_digits")
+  c.unlock()
+  c.hw.reticle_constraint = False
+  assert "fits_reticle" not in {k.name for k in codesign.make_constrained_objective(c).constraints}
   entries = [{"metrics": dict(base, error=0.1)}, {"metrics": dict(over, error=0.05)}]
   _, mask = run_lib.pareto_set(entries, objective=obj)
   assert mask.tolist() == [True, False]  # the better-error pair is over budget: never Pareto

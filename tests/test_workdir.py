@@ -130,8 +130,8 @@ def test_launcher_help_lists_config_fields_with_defaults():
   out = _launch("--help")
   text = " ".join((out.stdout + out.stderr).split())   # absl wraps help lines
   assert "Try --helpfull" in text          # absl printed its help (and exits 1, its convention)
-  assert "--config.oracle.epochs=12" in text and "training epochs per network" in text
-  assert "--config.budget=20" in text and "--overwrite" in text
+  assert "--config.oracle.epochs=8" in text and "training epochs per network" in text
+  assert "--config.budget=16" in text and "--overwrite" in text
 
 
 def test_launcher_errors_are_one_line_before_any_work(tmp_path):

@@ -71,6 +71,8 @@ FIELD_HELP: dict[str, str] = {
     "hw.vocab_size": "rows of the input embedding table (digits: 8 features; BERT: 30522)",
     "hw.activation_sparsity": "activation sparsity in [0, 1) given to the accelerator model",
     "hw.weight_sparsity": "weight sparsity in [0, 1) given to the accelerator model",
+    "hw.reticle_constraint": "treat a die over the 858 mm^2 reticle (fits_reticle False) as "
+                             "infeasible, like a network that does not fit",
     "objective.weights": "weight per objective metric (>= 0): " + ", ".join(OBJECTIVE_METRICS),
     "objective.references": "normaliser per hardware metric (> 0, in the metric's units)",
     "objective.constraints": "hard budgets {metric: upper limit} in the metric's units (e.g. "
@@ -120,6 +122,7 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.hw.vocab_size = 8
   cfg.hw.activation_sparsity = 0.0
   cfg.hw.weight_sparsity = 0.0
+  cfg.hw.reticle_constraint = True
   cfg.objective = ml_collections.ConfigDict()
   cfg.objective.weights = ml_collections.ConfigDict(
       dict(accuracy=0.6, latency_per_inference_s=0.15, energy_per_inference_j=0.15, area_mm2=0.1))
@@ -229,7 +232,9 @@ def make_objective(cfg: ml_collections.ConfigDict):
 def make_constrained_objective(cfg: ml_collections.ConfigDict):
   """The experiment objective plus the hard constraints in penalty form (performance minus 1 per
   violated constraint, which keeps surrogate targets finite): ``fits >= 1`` (the network fits the
-  accelerator) and ``metric <= limit`` for each budget of ``cfg.objective.constraints``.
+  accelerator), ``fits_reticle >= 1`` (the die is within the reticle limit, 858 mm^2; default on,
+  ``hw.reticle_constraint=False`` turns it off; not for the ``devices`` half, whose devices exist)
+  and ``metric <= limit`` for each budget of ``cfg.objective.constraints``.
 
   Raises:
     ConfigError: a budget on an unknown metric, or a limit that is not a positive finite number.
@@ -238,6 +243,8 @@ def make_constrained_objective(cfg: ml_collections.ConfigDict):
   from jaxcodesign.search import objectives as obj_lib
   base = make_objective(cfg)
   constraints = [obj_lib.Constraint("fits", 1.0, "min")]
+  if bool(cfg.hw.get("reticle_constraint", True)) and cfg.hw_space != "devices":
+    constraints.append(obj_lib.Constraint("fits_reticle", 1.0, "min"))
   budgets = cfg.objective.get("constraints", None)
   for name, limit in (budgets.items() if budgets is not None else ()):
     if name not in OBJECTIVE_METRICS:

@@ -46,7 +46,7 @@ EXTRA_METRICS = ("latency_per_inference_s_std", "energy_per_inference_j_std", "p
                  "latency_ucb_s", "peak_power_ucb_w")
 #: Scalar keys of a prepared sweep (arrays [n], one per candidate accelerator).
 SWEEP_KEYS = HW_METRICS + ("batch_size", "latency_per_inference_s", "energy_per_inference_j",
-                           "throughput_per_s")
+                           "throughput_per_s", "fits_reticle")
 
 
 def _per_inference(out: dict) -> dict:
@@ -84,6 +84,8 @@ def hardware_metrics(result: Mapping[str, Any], hw: Mapping[str, Any]) -> dict:
                          if name != "fits" and name in result}
   out.update({k: float(result[k]) for k in EXTRA_METRICS if k in result})
   out["fits"] = bool(result["fits"])
+  if "fits_reticle" in result:  # die area within the reticle (hardware API contract)
+    out["fits_reticle"] = bool(result["fits_reticle"])
   out["batch_size"] = int(result["batch_size"] if "batch_size" in result else hw["batch_size"])
   for k in ("latency_per_inference_s", "energy_per_inference_j", "throughput_per_s"):
     if k in result:
@@ -450,7 +452,9 @@ class NestedAcceleratorEvaluator:
     model = self.pair_eval.model_space.validate(model)
     metrics = dict(self.pair_eval.hardware_half.simulate_prepared(model, self.prepared))
     metrics["accuracy"] = np.zeros(len(self.hws))
-    metrics["fits"] = np.asarray(metrics["fits"], np.float32)
+    for flag in ("fits", "fits_reticle"):
+      if flag in metrics:
+        metrics[flag] = np.asarray(metrics[flag], np.float32)
     return np.asarray(obj_lib.scalarise(metrics, self.objective))
 
   def best_accelerator(self, model):
