@@ -1,7 +1,8 @@
 r"""Co-design over several seeds: mean +- standard error per method and paired comparisons.
 
-Runs one experiment (``experiments/<name>.py``) once per seed, each into its own work directory
-``<root>/<experiment>/seed_<s>`` (a re-run resumes; finished seeds are read back, not re-run), then
+Runs one experiment (``experiments/<name>.py``) once per seed, each as its own ``python -m
+launch.codesign`` process into its own work directory ``<root>/<experiment>/seed_<s>`` (a re-run
+resumes; finished seeds are read back, not re-run), then
 reports, per method, the mean +- standard error over seeds of the best objective and of the
 hypervolume of its feasible pairs (``results.json``; every method of every seed at the same
 budget), and, for each one-sided baseline, the paired difference ``codesign - baseline`` per seed:
@@ -24,6 +25,8 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -31,21 +34,19 @@ from absl import app
 from absl import flags
 
 from jaxcodesign import codesign
+from jaxcodesign.paths import PROJECT_ROOT
 
 _EXPERIMENT = flags.DEFINE_string("experiment", "transcode_digits", "experiment name or config path")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "seeds, one co-design run each")
 _ROOT = flags.DEFINE_string("root", "/tmp/jaxcodesign_seeds", "root of the per-seed work directories")
 _OVERRIDES = flags.DEFINE_multi_string(
-    "set", [], "config overrides FIELD=JSON applied to every seed (e.g. budget=8)")
+    "set", [], "config overrides FIELD=VALUE applied to every seed (passed as --config.FIELD=VALUE, "
+    "e.g. budget=8)")
 
 
-def _override(cfg, text: str):
-  field, _, value = text.partition("=")
-  *parents, leaf = field.split(".")
-  node = cfg
-  for p in parents:
-    node = node[p]
-  node[leaf] = json.loads(value)
+def _config_path(name_or_path: str) -> str:
+  p = pathlib.Path(name_or_path)
+  return str(p.resolve()) if p.suffix == ".py" else str(PROJECT_ROOT / "experiments" / f"{name_or_path}.py")
 
 
 def mean_se(values) -> tuple[float, float]:
@@ -95,14 +96,16 @@ def main(argv):
   name = None
   for s in map(int, _SEEDS.value):
     cfg = codesign.load_config(_EXPERIMENT.value)
-    cfg.unlock()
-    cfg.seed = s
-    for text in _OVERRIDES.value:
-      _override(cfg, text)
     name = cfg.name
     wd = root / cfg.name / f"seed_{s}"
     t = time.time()
-    results[s] = codesign.run(cfg, wd, progress=True)
+    # One process per seed (the launcher's own command): every trained network compiles its own
+    # XLA programs, and one process over several seeds ran out of memory for them (LLVM "Cannot
+    # allocate memory" during the third seed on a 24 GiB machine).
+    cmd = [sys.executable, "-m", "launch.codesign", f"--config={_config_path(_EXPERIMENT.value)}",
+           f"--workdir={wd}", f"--seed={s}"] + [f"--config.{o}" for o in _OVERRIDES.value]
+    subprocess.run(cmd, check=True, cwd=str(PROJECT_ROOT))
+    results[s] = json.loads((wd / "results.json").read_text())
     walls[s] = time.time() - t
     print(f"seed {s}: " + ", ".join(f"{m} {v['best_performance']:.4f}"
                                     for m, v in results[s]["summary"].items()) + f" ({walls[s]:.0f} s)")
