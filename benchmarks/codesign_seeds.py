@@ -93,11 +93,9 @@ def main(argv):
   del argv
   root = pathlib.Path(_ROOT.value)
   results, walls = {}, {}
-  name = None
+  name = codesign.load_config(_EXPERIMENT.value).name
   for s in map(int, _SEEDS.value):
-    cfg = codesign.load_config(_EXPERIMENT.value)
-    name = cfg.name
-    wd = root / cfg.name / f"seed_{s}"
+    wd = root / name / f"seed_{s}"
     t = time.time()
     # One process per seed (the launcher's own command): every trained network compiles its own
     # XLA programs, and one process over several seeds ran out of memory for them (LLVM "Cannot

@@ -277,8 +277,8 @@ def run_method(exp: Experiment, method: str, workdir=None, max_rounds=None) -> l
 # Results
 # ------------------------------------------------------------------------------------------------
 def feasible(metrics: Mapping[str, Any], objective) -> bool:
-  """True when ``metrics`` meet every hard constraint of ``objective`` (``fits`` and the budgets of
-  ``objective.constraints``)."""
+  """True when ``metrics`` meet every hard constraint of ``objective`` (``fits``, ``fits_reticle``
+  and the budgets of ``objective.constraints``)."""
   for c in objective.constraints:
     v = float(metrics[c.name])
     if (v > c.limit) if c.kind == "max" else (v < c.limit):
@@ -335,14 +335,14 @@ def term_spread(entries: Sequence[dict], objective) -> dict:
   """Spread of each objective term's contribution over the evaluated pairs: ``{term: {"min",
   "p10", "median", "p90", "max"}}`` of ``w * norm(value)`` (the summands of the scalarisation,
   clipped as in it), so a saturated term (the same value for every pair) shows as a zero spread."""
+  from jaxcodesign.search.objectives import term_contributions
+  names = [t.name for t in objective.terms]
+  metrics = {k: np.array([float(e["metrics"][k]) for e in entries], np.float64) for k in names}
   out = {}
-  for t in objective.terms:
-    v = np.array([float(e["metrics"][t.name]) for e in entries], np.float64) / t.reference
-    if objective.clip:
-      v = np.clip(v, 0.0, 1.0)
-    c = t.weight * ((1.0 - v) if t.minimise else v)
+  for name, c in term_contributions(metrics, objective).items():
+    c = np.asarray(c, np.float64)
     q = np.percentile(c, [0, 10, 50, 90, 100]) if c.size else [float("nan")] * 5
-    out[t.name] = dict(zip(("min", "p10", "median", "p90", "max"), map(float, q)))
+    out[name] = dict(zip(("min", "p10", "median", "p90", "max"), map(float, q)))
   return out
 
 

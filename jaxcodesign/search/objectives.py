@@ -49,7 +49,7 @@ from jaxcodesign.errors import ConfigError
 __all__ = [
     "ObjectiveTerm", "Constraint", "Objective", "scalarise", "loss_target", "PRESETS",
     "codebench_objective", "transcode_objective", "edgetran_objective", "get_objective",
-    "DEFAULT_RANGES", "valid_range_of", "check_metrics",
+    "DEFAULT_RANGES", "valid_range_of", "check_metrics", "term_contributions",
 ]
 
 #: Valid ranges by metric name (used when a term gives no ``valid_range``). Fractions first; names
@@ -195,12 +195,8 @@ def scalarise(metrics: Mapping[str, object], objective: Objective):
   """
   check_metrics(metrics, [(t.name, t.valid_range) for t in objective.terms])
   total = jnp.float32(0.0)
-  for term in objective.terms:
-    value = _get(metrics, term.name)
-    ratio = value / term.reference
-    if objective.clip:
-      ratio = jnp.clip(ratio, 0.0, 1.0)
-    total = total + term.weight * ((1.0 - ratio) if term.minimise else ratio)
+  for contribution in term_contributions(metrics, objective).values():
+    total = total + contribution
   for c in objective.constraints:
     value = _get(metrics, c.name)
     violated = value > c.limit if c.kind == "max" else value < c.limit
@@ -209,6 +205,19 @@ def scalarise(metrics: Mapping[str, object], objective: Objective):
     else:
       total = total - objective.penalty * violated.astype(jnp.float32)
   return jnp.asarray(total, jnp.float32)
+
+
+def term_contributions(metrics: Mapping[str, object], objective: Objective) -> dict:
+  """``{term name: w_i * norm_i(value_i)}``, the summands of :func:`scalarise` (float32 arrays of
+  the metrics' broadcast shape; clipped ratios when ``objective.clip``). No range check and no
+  constraints: :func:`scalarise` adds both."""
+  out = {}
+  for term in objective.terms:
+    ratio = _get(metrics, term.name) / term.reference
+    if objective.clip:
+      ratio = jnp.clip(ratio, 0.0, 1.0)
+    out[term.name] = term.weight * ((1.0 - ratio) if term.minimise else ratio)
+  return out
 
 
 def loss_target(performance, max_loss=None):
