@@ -327,7 +327,7 @@ class RayEvaluator(_JournaledBase):
         k, i, t0 = pending.pop(ref)
         try:
           res, err = ray.get(ref), None
-        except Exception as e:  # noqa: BLE001 -- RayTaskError, WorkerCrashedError, ...
+        except ray.exceptions.RayError as e:  # RayTaskError (the task raised), WorkerCrashedError, ...
           res, err = None, _ray_error_text(e)
         yield k, self._finish(k, points[i], res, err, 1 if err is None else attempts,
                               time.perf_counter() - t0)
