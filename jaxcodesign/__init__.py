@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 #: public name -> (module, attribute or None for the module itself)
 _EXPORTS = {

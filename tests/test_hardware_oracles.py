@@ -200,6 +200,18 @@ def test_training_step_hand_counted_macs_and_cost():
   b = api.simulate_transformer(md, [tiny_lanes], mode="training", gradient_sparsity=0.0)[0]
   assert a["roofline_compute_cycles"] > a["roofline_memory_cycles"]  # compute-bound
   assert b["cycles"] > 2.9 * a["cycles"]
+  # ELECTOR's default gradient sparsity 0.9: dX = dY W^T skips the pruned gradients (10 % of the
+  # forward's MACs) but the weight gradients dW = X^T dY contract over the token axis and run
+  # dense, so a compute-bound step is 1 + 0.1 + 1 = 2.1x the forward's MAC work (plus the
+  # element-wise backward ops and the optimiser) and its cycles stay above twice the forward's
+  c = api.simulate_transformer(md, [tiny_lanes], mode="training")[0]
+  ratio = c["roofline_compute_cycles"] / a["roofline_compute_cycles"]
+  assert 2.1 <= ratio < 2.2
+  assert c["cycles"] > 2 * a["cycles"]
+  dws = [i for i in range(step.n_ops) if names[i].endswith((".dw", ".db"))]
+  dxs = [i for i in range(step.n_ops) if names[i].endswith((".dx", ".da"))]
+  assert all(step.sp_a[i] == step.sp_w[i] == step.sp_g[i] == 0 for i in dws)
+  assert all(step.sp_g[i] == 1 for i in dxs)
 
 
 def test_physical_bounds_on_sampled_pairs():
@@ -210,8 +222,10 @@ def test_physical_bounds_on_sampled_pairs():
   space = ElectorSpace()
   configs = space.sample(jax.random.key(11), 64)
   prepared = api.prepare_configs(configs)
+  cycles = {}
   for mode in ("inference", "training"):
     out = api.simulate_arrays("bert_tiny", prepared, mode=mode, sparsity=(0.5, 0.5))
+    cycles[mode] = out["cycles"]
     assert out["cycles"].dtype == np.int64
     assert np.all(out["cycles"] >= np.floor(out["roofline_compute_cycles"]))
     assert np.all(out["cycles"] >= np.floor(out["roofline_memory_cycles"]))
@@ -219,6 +233,10 @@ def test_physical_bounds_on_sampled_pairs():
     assert np.all(density <= 1.0) and np.all(density > 0)
     assert np.all(out["peak_power_w"] * out["latency_s"] >= out["energy_j"] - out[
         "main_memory_energy_j"] - 1e-12)  # die energy <= die peak power x time
+  assert np.all(cycles["training"] > 2 * cycles["inference"])
+  dense_inf = api.simulate_arrays("bert_tiny", prepared)["cycles"]
+  dense_tr = api.simulate_arrays("bert_tiny", prepared, mode="training")["cycles"]
+  assert np.all(dense_tr > 2 * dense_inf)  # default sparsity (dense forward, s_g 0.9)
   # same type, different organisation: rram 32-2-1 (1 channel) vs 1-2-32 (32 channels)
   base = dict(EDGE)
   one = dict(base, main_memory={"type": "rram", "banks": 32, "ranks": 2, "channels": 1})

@@ -319,8 +319,9 @@ def add_training_ops(b: "_Builder", n: int, h0: int) -> None:
   reverse order, the activation-gradient and (for learnable ops) weight-gradient ops:
 
   * MatMul ``Y = X W``: ``dX = dY W^T`` (weights read again; density (1-s_w)(1-s_g)) and
-    ``dW = X^T dY`` (reads the saved X; density (1-s_a)(1-s_g)); both with the forward's MACs.
-  * activation x activation ``Y = A B``: ``dA = dY B^T`` and ``dB = A^T dY`` (1-s_a)(1-s_g).
+    ``dW = X^T dY`` (reads the saved X; dense, see below); both with the forward's MACs.
+  * activation x activation ``Y = A B``: ``dA = dY B^T`` (density (1-s_a)(1-s_g)) and
+    ``dB = A^T dY`` (dense).
   * DFT / DCT token mixing: ``dX = T^T dY`` only (fixed coefficients: no learning).
   * depthwise conv: ``dX`` (flipped kernel) and ``dW``, each the forward's MACs.
   * GeLU: ``dX = dY * gelu'(x)`` on the MAC lanes; softmax: ``dX = S (dY - sum(dY S))`` on the
@@ -331,6 +332,14 @@ def add_training_ops(b: "_Builder", n: int, h0: int) -> None:
   Backward ops are layer-level (each waits for the previous one: no head-group concurrency in the
   backward pass). Gradients are pruned by DynaProp (gradient sparsity ``s_g``, default 0.9,
   ELECTOR / TransCODE) and activations by DynaTran (``s_a``), on the same pre-/post-sparsity modules.
+  Zero-skipping needs the zeros compacted along the contraction axis; the post-sparsity modules
+  compact a tensor along its rows (the feature axis) as they write it. Ops that contract over the
+  feature axis (``dX = dY W^T``, ``dA = dY B^T`` and the forward ops) skip the zeros; the weight
+  gradients (``dW = X^T dY``, ``dB = A^T dY``, conv ``dW``) contract over the token axis, read both
+  operands transposed and so run dense (the upper bound on their cost). A sparsity
+  pattern is not preserved under transposition (Hubara et al., "Accelerated Sparse Neural Training:
+  A Provable and Efficient Method to Find N:M Transposable Masks", NeurIPS 2021, make the same
+  observation for N:M patterns in the backward pass); TransCODE does not say how ELECTOR handles it.
   Then one ``update`` op (AdamW, :data:`OPTIMISER_OPS_PER_WEIGHT` element ops per weight on the MAC
   lanes, stochastic rounding of the written weights) moving :data:`OPTIMISER_ELEMS_PER_WEIGHT`
   dense elements per weight to/from main memory, plus the same for the B x N embedding rows.
@@ -338,6 +347,7 @@ def add_training_ops(b: "_Builder", n: int, h0: int) -> None:
   fwd = [dict(r) for r in b.rows]
   w_total = float(sum(r["weight_elems"] for r in fwd))
   grad = {"phase": PHASE_BACKWARD}
+  sp_t = (0, 0, 0)  # weight-gradient products: contraction over the token axis, no zero-skipping
 
   def add(name, kind, res, **kw):
     b.add(name, kind, res, 0, True, kw.pop("layer"), -1, **kw, **grad)
@@ -351,13 +361,13 @@ def add_training_ops(b: "_Builder", n: int, h0: int) -> None:
           weight_elems=r["weight_elems"], in_elems=fout, out_elems=fin, macs=macs, w_sparse=1,
           sp=(0, 1, 1))
       add(f"{nm}.dw", OP_MATMUL, RES_MAC, layer=L, rows=R, contraction=K, cols=C, count=g,
-          in_elems=fin + fout, out_elems=0, macs=macs, sp=(1, 0, 1), saved_elems=fin)
+          in_elems=fin + fout, out_elems=0, macs=macs, sp=sp_t, saved_elems=fin)
     elif k == OP_BMM:
       a_el, b_el = g * R * K, g * K * C
       add(f"{nm}.da", OP_BMM, RES_MAC, layer=L, rows=R, contraction=C, cols=K, count=g,
           in_elems=fout + b_el, out_elems=a_el, macs=macs, sp=(1, 0, 1), saved_elems=b_el)
       add(f"{nm}.db", OP_BMM, RES_MAC, layer=L, rows=K, contraction=R, cols=C, count=g,
-          in_elems=a_el + fout, out_elems=b_el, macs=macs, sp=(1, 0, 1), saved_elems=a_el)
+          in_elems=a_el + fout, out_elems=b_el, macs=macs, sp=sp_t, saved_elems=a_el)
     elif k == OP_TRANSFORM:
       add(f"{nm}.dx", OP_TRANSFORM, RES_MAC, layer=L, rows=R, contraction=K, cols=C, count=g,
           in_elems=fout, out_elems=fin, macs=macs, sp=(0, 0, 1))
@@ -366,7 +376,7 @@ def add_training_ops(b: "_Builder", n: int, h0: int) -> None:
           weight_elems=r["weight_elems"], in_elems=fout, out_elems=fin, macs=macs, w_sparse=1,
           sp=(0, 1, 1))
       add(f"{nm}.dw", OP_CONV, RES_MAC, layer=L, rows=R, contraction=K, cols=C, count=g, kernel=kern,
-          in_elems=fin + fout, out_elems=0, macs=macs, sp=(1, 0, 1), saved_elems=fin)
+          in_elems=fin + fout, out_elems=0, macs=macs, sp=sp_t, saved_elems=fin)
     elif k == OP_GELU:
       add(f"{nm}.dx", OP_GELU, RES_MAC, layer=L, rows=R, cols=C, count=g, in_elems=fout + fin,
           out_elems=fin, sp=(0, 0, 1), saved_elems=fin)
