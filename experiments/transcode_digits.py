@@ -15,24 +15,24 @@ Command (from the project root)::
 
   python -m launch.codesign --config=experiments/transcode_digits.py --workdir=/tmp/jcd
 
-Results (seed 0, fresh clone, empty JAX cache, quiet 2-core AMD EPYC machine: 11 min 05 s wall,
-15.8 CPU-minutes, 3.9 GB peak RSS; ``results.json``):
+Results (seed 0, fresh clone, empty JAX cache, quiet 2-core AMD EPYC machine, version 0.2.1:
+12 min 53 s wall, 17.9 CPU-minutes, 3.8 GB peak RSS; ``results.json``):
 
 ================== =============== ========== ============== ============== ==========================
 method             best objective  within     hypervolume    best pair's    best pair's hardware
                                    budget                    val / test acc
 ================== =============== ========== ============== ============== ==========================
-codesign           **0.9185**      16 / 16    **1.035**      0.972 / 0.958  0.20 us, 5.4 uJ, 38.7 mm^2, 16.9 W
-fixed_network      0.7702          7 / 16     0.712          0.936 / 0.950  0.39 us, 110 uJ, 21.7 mm^2, 9.1 W
-fixed_accelerator  0.8004          16 / 16    0.552          0.922 / 0.919  1.44 us, 8.9 uJ, 54.1 mm^2, 9.7 W ('edge')
-random_pairs       0.6467          1 / 16     0.058          0.947 / 0.967  2.07 us, 42.5 uJ, 90.7 mm^2, 13.1 W
+codesign           **0.9185**      16 / 16    **1.115**      0.972 / 0.958  0.20 us, 5.4 uJ, 38.7 mm^2, 16.9 W
+fixed_network      0.7705          4 / 16     0.087          0.936 / 0.950  0.39 us, 110 uJ, 21.4 mm^2, 8.9 W
+fixed_accelerator  0.8128          16 / 16    0.536          0.894 / 0.928  1.02 us, 6.2 uJ, 54.1 mm^2, 9.5 W ('edge')
+random_pairs       0.6467          1 / 16     0.048          0.947 / 0.967  2.07 us, 42.5 uJ, 90.7 mm^2, 13.1 W
 ================== =============== ========== ============== ============== ==========================
 
 (latency and energy per inference; hypervolume of each method's feasible pairs in (error,
 latency, energy, area), normalised over all methods' feasible pairs, reference 1.1.) Co-design's
-best pair came from a GOBI round (query 11: 0.9185 against 0.9182 for the best initial design), so
+best pair came from a GOBI round (query 10: 0.9185 against 0.9182 for the best initial design), so
 most of its lead comes from pairing every network with its best feasible accelerator among 1,025.
-The one-sided searches find few pairs within the budget (fixed network: 7 of 16; random pairs:
+The one-sided searches find few pairs within the budget (fixed network: 4 of 16; random pairs:
 1 of 16). One seed: see the README ("Co-design over seeds") for the spread over seeds.
 """
 
