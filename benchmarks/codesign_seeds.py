@@ -34,6 +34,7 @@ from absl import app
 from absl import flags
 
 from jaxcodesign import codesign
+from jaxcodesign.codesign.config import config_path
 from jaxcodesign.paths import PROJECT_ROOT
 
 _EXPERIMENT = flags.DEFINE_string("experiment", "transcode_digits", "experiment name or config path")
@@ -42,11 +43,6 @@ _ROOT = flags.DEFINE_string("root", "/tmp/jaxcodesign_seeds", "root of the per-s
 _OVERRIDES = flags.DEFINE_multi_string(
     "set", [], "config overrides FIELD=VALUE applied to every seed (passed as --config.FIELD=VALUE, "
     "e.g. budget=8)")
-
-
-def _config_path(name_or_path: str) -> str:
-  p = pathlib.Path(name_or_path)
-  return str(p.resolve()) if p.suffix == ".py" else str(PROJECT_ROOT / "experiments" / f"{name_or_path}.py")
 
 
 def mean_se(values) -> tuple[float, float]:
@@ -100,8 +96,8 @@ def main(argv):
     # One process per seed (the launcher's own command): every trained network compiles its own
     # XLA programs, and one process over several seeds ran out of memory for them (LLVM "Cannot
     # allocate memory" during the third seed on a 24 GiB machine).
-    cmd = [sys.executable, "-m", "launch.codesign", f"--config={_config_path(_EXPERIMENT.value)}",
-           f"--workdir={wd}", f"--seed={s}"] + [f"--config.{o}" for o in _OVERRIDES.value]
+    cmd = [sys.executable, "-m", "launch.codesign",
+           f"--config={config_path(_EXPERIMENT.value).resolve()}", f"--workdir={wd}", f"--seed={s}"] + [f"--config.{o}" for o in _OVERRIDES.value]
     subprocess.run(cmd, check=True, cwd=str(PROJECT_ROOT))
     results[s] = json.loads((wd / "results.json").read_text())
     walls[s] = time.time() - t

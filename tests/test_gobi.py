@@ -131,8 +131,9 @@ def test_relative_stopping_rule_stops_early_and_never_ends_worse():
 
 def test_improvement_stopping_rule_default():
   """The default rule (a step's gain in the best value and its change of value both <= ftol x the
-  gain since the start, for more than ``patience`` steps) stops before max_steps on the quadratic, within 1 % of the
-  optimum's gain, never worse than the start; with ftol = 0 only exact stalls count."""
+  gain since the start, for more than ``patience`` steps) stops before max_steps on the
+  quadratic, within 1 % of the optimum's gain, never worse than the start; with ftol = 0 only
+  exact stalls count."""
   assert GOBIConfig().stop == "improvement" and GOBIConfig().ftol == 3e-3
   c = jnp.array([0.3, 0.7, 0.55, 0.1])
   acq = lambda x: 0.8 - 0.05 * jnp.sum((x - c) ** 2 * jnp.array([1.0, 3.0, 0.5, 2.0]))

@@ -145,15 +145,22 @@ def base_config() -> ml_collections.ConfigDict:
   return cfg
 
 
+def config_path(name_or_path) -> pathlib.Path:
+  """The file of an experiment config: ``name_or_path`` itself when it ends in ``.py``, else
+  ``experiments/<name>.py`` of the project (existence is not checked: :func:`load_config` does)."""
+  p = pathlib.Path(name_or_path)
+  if p.suffix != ".py":
+    p = pathlib.Path(__file__).resolve().parents[2] / "experiments" / f"{name_or_path}.py"
+  return p
+
+
 def load_config(name_or_path) -> ml_collections.ConfigDict:
   """``get_config()`` of ``experiments/<name>.py`` (or of a config file path).
 
   Raises:
     ConfigError: when no such experiment file exists, or it has no ``get_config()``.
   """
-  p = pathlib.Path(name_or_path)
-  if p.suffix != ".py":
-    p = pathlib.Path(__file__).resolve().parents[2] / "experiments" / f"{name_or_path}.py"
+  p = config_path(name_or_path)
   if not p.is_file():
     raise ConfigError(f"experiment config {str(name_or_path)!r} not found ({p})")
   spec = importlib.util.spec_from_file_location(p.stem, p)

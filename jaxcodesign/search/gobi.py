@@ -77,12 +77,12 @@ class GOBIConfig:
     lr: learning rate (spec: 0.5 AdaHessian, 10 SGD on raw encodings; our features are in [0, 1]).
     schedule: 'constant' or 'legacy_cosine' (the original's CosineAnnealingLR(T_max=2) quirk).
     max_steps: 200 (spec). patience: 5 (spec: stop after > 5 stalled steps).
-    stop: 'improvement' (default: a step's gain in the best value <= ``ftol`` times the gain since
-      the start), 'legacy' (the original ``|z_t - z_{t-1}| < tol``) or 'relative' (projected
+    stop: 'improvement' (default: a step's gain in the best value and its change of value both
+      <= ``ftol`` times the gain since the start), 'legacy' (the original ``|z_t - z_{t-1}| < tol``) or 'relative' (projected
       gradient); see the module docstring for the measurements behind the default.
     gtol: 1e-2: the 'relative' rule's threshold (projected gradient relative to the start's).
-    ftol: 3e-3: the 'improvement' rule's threshold (a step's gain in the best value, relative to
-      the gain since the start).
+    ftol: 3e-3: the 'improvement' rule's threshold (a step's gain in the best value and its
+      change of value, relative to the gain since the start).
     tol: 1e-5 (spec): the 'legacy' rule's absolute threshold (target units).
     trust_region: None, 'multiplicative' or 'additive'; trust_radius: 0.25 (spec's +-25%).
     hessian_samples: Rademacher probes per Hutchinson estimate (spec: 1).
