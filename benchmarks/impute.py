@@ -11,6 +11,7 @@ the cells. Spreads are the standard deviation over seeds.
 Usage::
 
   pip install hyperimpute            # optional ([bench] extra); skipped with a note if missing
+                                     # (HyperImpute 0.1.17 needs pandas < 3: see hyperimpute_problem)
   python -m benchmarks.impute [--tables=energy,yacht] [--strategies=mcar,mnar] [--seeds=5] \
       [--methods=mean,knn,ii_br,ii_et,hyperimpute,dini] [--slow_seeds=5] [--p=0.1] \
       [--json=OUT.json] [--markdown=OUT.md]
@@ -42,6 +43,55 @@ METHODS = ("mean", "knn", "ii_br", "ii_et", "hyperimpute", "dini")
 SLOW = ("ii_et", "hyperimpute")
 
 
+def _patch_hyperimpute_logistic_regression() -> None:
+  """Let HyperImpute 0.1.17 build its logistic-regression classifier under scikit-learn >= 1.8.
+
+  HyperImpute passes ``multi_class=`` to ``LogisticRegression``, an argument scikit-learn 1.8
+  removed (its tables with binary or categorical columns then fail with a TypeError). The shim drops
+  that one argument: the default ``'auto'`` is what scikit-learn now always does (multinomial for
+  multi-class targets); the ``'ovr'`` setting HyperImpute's hyper-parameter search may draw becomes
+  multinomial too. Every other argument is passed through unchanged.
+  """
+  import inspect
+  import sklearn.linear_model as lm
+  if "multi_class" in inspect.signature(lm.LogisticRegression).parameters or \
+      getattr(lm.LogisticRegression, "_jcd_shim", False):
+    return
+  cls = lm.LogisticRegression
+
+  def logistic_regression(*args, multi_class=None, **kwargs):
+    del multi_class
+    return cls(*args, **kwargs)
+
+  # HyperImpute loads its plugin files lazily (importlib, fresh module globals) and each does
+  # ``from sklearn.linear_model import LogisticRegression``: the shim is installed there, in this
+  # benchmark process only (scikit-learn's own code imports the class from ``_logistic``).
+  logistic_regression._jcd_shim = True
+  lm.LogisticRegression = logistic_regression
+
+
+def hyperimpute_problem() -> str | None:
+  """Why HyperImpute cannot give a trustworthy result in this environment (None if it can).
+
+  HyperImpute 0.1.17 writes every imputation through chained indexing
+  (``X[col][mask] = est.predict(...)`` in ``_hyperimpute_internals.py``). Under pandas >= 3
+  (copy-on-write always on) that assignment writes into a temporary copy, so NO imputation ever
+  reaches the table: the run finishes without an error and returns its initial fill (measured:
+  energy MCAR seed 0 RMSE 0.365, worse than the column mean; 0.147 under pandas 2.3.3 with the same
+  mask). The benchmark refuses to report such numbers. A working environment for the peer::
+
+    python -m venv --system-site-packages hi_env
+    hi_env/bin/pip install "pandas<3" "scikit-learn<1.8" hyperimpute
+    hi_env/bin/python -m benchmarks.impute --methods=hyperimpute --json=hi.json
+  """
+  import pandas as pd
+  if int(pd.__version__.split(".")[0]) >= 3:
+    return (f"HyperImpute 0.1.17 assigns its imputations through chained indexing, a no-op under "
+            f"pandas {pd.__version__} (copy-on-write): it would return its initial fill. Run it "
+            f"with pandas < 3 (see benchmarks.impute.hyperimpute_problem)")
+  return None
+
+
 def make_imputer(name: str, seed: int, n_outputs: int):
   """A fit_transform callable for one method (sklearn / HyperImpute / DINI)."""
   from sklearn.impute import KNNImputer, SimpleImputer
@@ -60,6 +110,10 @@ def make_imputer(name: str, seed: int, n_outputs: int):
   if name == "hyperimpute":
     import pandas as pd
     from hyperimpute.plugins.imputers import Imputers
+    problem = hyperimpute_problem()
+    if problem:
+      raise RuntimeError(problem)
+    _patch_hyperimpute_logistic_regression()
     plugin = Imputers().get("hyperimpute", random_state=seed)
     return lambda x: np.asarray(plugin.fit_transform(pd.DataFrame(x)), dtype=np.float64)
   if name == "dini":
@@ -232,6 +286,11 @@ def main(argv=None):
     except ImportError:
       print("hyperimpute is not installed (pip install hyperimpute): skipped", file=sys.stderr)
       methods.remove("hyperimpute")
+    else:
+      problem = hyperimpute_problem()
+      if problem:
+        print(f"hyperimpute skipped: {problem}", file=sys.stderr)
+        methods.remove("hyperimpute")
   log = lambda s: print(s, file=sys.stderr, flush=True)
   if a.downstream:
     res = downstream(tables, a.seeds, a.p, log)
