@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxcodesign.errors import ConfigError
 from jaxcodesign.search.breathe.acquisition import ehvi, pad_boxes
-from jaxcodesign.search.breathe.gp import fit_gp, gp_predict
+from jaxcodesign.search.breathe.gp import fit_gp, gp_predict, one_blas_thread
 from jaxcodesign.search.pareto import nondominated_boxes, pareto_mask
 
 __all__ = ["GBreatheConfig", "gbreathe"]
@@ -101,7 +101,15 @@ def gbreathe(problem, objective: str, budget: int, seed: int = 0,
     budget: unique graphs to evaluate; seed: randomness.
     ref_point: the hypervolume reference for two or more objectives (default
       ``problem.reference()``).
+
+  Runs with one BLAS thread (:func:`jaxcodesign.search.breathe.gp.one_blas_thread`; the table
+  look-ups are the evaluations).
   """
+  with one_blas_thread():
+    return _gbreathe(problem, objective, budget, seed, config, ref_point)
+
+
+def _gbreathe(problem, objective, budget, seed, config, ref_point):
   rng = np.random.default_rng(seed)
   key = jax.random.key(seed)
   budget = min(int(budget), problem.size)

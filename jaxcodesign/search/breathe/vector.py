@@ -32,7 +32,7 @@ from scipy.stats import qmc
 from jaxcodesign.errors import ConfigError
 from jaxcodesign.padding import bucket_size
 from jaxcodesign.search.breathe.acquisition import make_acquisition
-from jaxcodesign.search.breathe.gp import GPParams, fit_gp, gp_predict
+from jaxcodesign.search.breathe.gp import GPParams, fit_gp, gp_predict, one_blas_thread
 from jaxcodesign.search.breathe.legality import VectorEncoding, legality_force
 from jaxcodesign.search.breathe.optimiser import lf_gobi
 from jaxcodesign.search.pareto import feasible_mask, pareto_mask
@@ -150,7 +150,14 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
 
   Returns:
     (features float32[q, D], the fitted GP hyperparameters, info dict with timings).
+
+  Runs with one BLAS thread (:func:`jaxcodesign.search.breathe.gp.one_blas_thread`).
   """
+  with one_blas_thread():
+    return _propose(key, enc, x, objectives, constraints, ref_point, config, gp_init, rows)
+
+
+def _propose(key, enc, x, objectives, constraints, ref_point, config, gp_init, rows):
   t0 = time.process_time()
   x = np.asarray(x, np.float32)
   f = np.asarray(objectives, np.float64)
