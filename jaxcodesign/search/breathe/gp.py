@@ -137,19 +137,26 @@ def _fit_jit(x, mask, y, init: GPParams, steps: int, lr):
   return GPParams(log_ls, log_noise), linv, alpha
 
 
-def one_blas_thread():
-  """Context manager: one thread for the BLAS/LAPACK libraries loaded in this process.
+def one_blas_thread(fn):
+  """Decorator: ``fn`` runs with one thread for the BLAS/LAPACK libraries loaded in this process.
 
   jaxlib's CPU Cholesky and triangular solves call scipy's LAPACK (OpenBLAS). The GP fit issues
   thousands of small (<= 256 x 256) factorisations per round, and between them OpenBLAS's idle
   worker threads spin: measured on 2 cores, ``launch.breathe --problem=branin_currin --budget=50``
   cold took 18.6 CPU s with the default threads and 10.7 CPU s with one, with identical
-  evaluations. BREATHE's proposal steps run inside this context; user objective functions do not.
-  ``threadpoolctl`` only limits libraries already loaded, hence the scipy.linalg import.
+  evaluations. BREATHE's proposal steps are decorated; user objective functions are not. The
+  caller's limits are restored on return. ``threadpoolctl`` only limits libraries already loaded,
+  hence the scipy.linalg import.
   """
-  import scipy.linalg  # noqa: F401  (loads the OpenBLAS that jaxlib's LAPACK kernels call)
-  import threadpoolctl
-  return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+
+  @functools.wraps(fn)
+  def wrapped(*args, **kwargs):
+    import scipy.linalg  # noqa: F401  (loads the OpenBLAS that jaxlib's LAPACK kernels call)
+    import threadpoolctl
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+      return fn(*args, **kwargs)
+
+  return wrapped
 
 
 def default_params(m: int, d: int) -> GPParams:

@@ -89,6 +89,7 @@ def _ehvi_batch(mu, sd, lo, up):
   return jax.vmap(lambda a, b: ehvi(a, b, lo, up))(mu, sd)
 
 
+@one_blas_thread
 def gbreathe(problem, objective: str, budget: int, seed: int = 0,
              config: GBreatheConfig = GBreatheConfig(), ref_point: Sequence[float] | None = None
              ) -> list[int]:
@@ -105,11 +106,6 @@ def gbreathe(problem, objective: str, budget: int, seed: int = 0,
   Runs with one BLAS thread (:func:`jaxcodesign.search.breathe.gp.one_blas_thread`; the table
   look-ups are the evaluations).
   """
-  with one_blas_thread():
-    return _gbreathe(problem, objective, budget, seed, config, ref_point)
-
-
-def _gbreathe(problem, objective, budget, seed, config, ref_point):
   rng = np.random.default_rng(seed)
   key = jax.random.key(seed)
   budget = min(int(budget), problem.size)

@@ -133,6 +133,7 @@ def _is_new(f: np.ndarray, seen: np.ndarray) -> bool:
   return seen.shape[0] == 0 or float(np.min(np.max(np.abs(seen - f[None]), axis=1))) > 1e-6
 
 
+@one_blas_thread
 def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
             constraints: np.ndarray, ref_point: Sequence[float], config: BreatheConfig,
             gp_init: GPParams | None = None, rows: int = 16) -> tuple[np.ndarray, GPParams, dict]:
@@ -153,11 +154,6 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
 
   Runs with one BLAS thread (:func:`jaxcodesign.search.breathe.gp.one_blas_thread`).
   """
-  with one_blas_thread():
-    return _propose(key, enc, x, objectives, constraints, ref_point, config, gp_init, rows)
-
-
-def _propose(key, enc, x, objectives, constraints, ref_point, config, gp_init, rows):
   t0 = time.process_time()
   x = np.asarray(x, np.float32)
   f = np.asarray(objectives, np.float64)
