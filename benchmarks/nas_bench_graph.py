@@ -42,17 +42,19 @@ def regularized_evolution(problem, objective, budget, seed, population=20, sampl
   pop = collections.deque()
 
   def score(r):  # single objective: lower is better; bi-objective: scalarised by a random weight
-    return float(problem.objectives([r], "accuracy")[0, 0])
+    return float(problem.objectives([r], objective)[0, 0])
 
+  pool = callable(getattr(problem, "random", None))  # SpaceGraphProblem: draws from the space
   while len(rows) < min(population, budget):
-    r = int(rng.integers(problem.size))
+    r = problem.random(rng, 1)[0] if pool else int(rng.integers(problem.size))
     if r not in seen:
       seen.add(r), rows.append(r), pop.append(r)
+  single = problem.objectives(rows[:1], objective).shape[1] == 1
   tries = 0
   while len(rows) < budget and tries < 100 * budget:
     tries += 1
     cand = [pop[i] for i in rng.choice(len(pop), sample, replace=False)]
-    if objective == "accuracy":
+    if single:
       parent = min(cand, key=score)
     else:  # bi-objective: tournament on a random weighted sum of normalised objectives
       y = problem.objectives(cand, objective)

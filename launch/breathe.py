@@ -18,7 +18,10 @@ zdt3, dtlz2, vehicle_safety, c2dtlz2, disc_brake). ``FILE.py`` is plain Python d
 evaluation order, plus ``hv_trace`` (hypervolume of the feasible points after each evaluation),
 ``pareto_set`` (indices and points of the feasible non-dominated evaluations), ``hypervolume``,
 ``timing`` (process CPU s and wall s), ``seed``, ``budget``, ``ref_point`` and, for shipped problems
-with a known maximum, ``max_hv`` and ``log10_hv_gap``. With ``--workdir`` every evaluation is
+with a known maximum, ``max_hv`` and ``log10_hv_gap``. No point is evaluated twice: the initial
+design skips Sobol points that integer rounding merges, and a space of integer dimensions only
+that holds fewer legal points than ``--budget`` stops when all are evaluated
+(``"space_exhausted": true``). With ``--workdir`` every evaluation is
 checkpointed (``DIR/state.json``); re-running the same command resumes and gives the same result as
 an uninterrupted run. ``--plots`` writes ``OUT_front.png`` and ``OUT_hv.png`` next to ``OUT.json``.
 
@@ -258,6 +261,8 @@ def run(problem: LoadedProblem, budget: int, seed: int, output: pathlib.Path,
       if not pending:
         pending = list(drv.ask())
         checkpoint()
+        if not pending:  # a finite space (integer dimensions only), every legal point evaluated
+          break
       if hasattr(problem.evaluate, "prefetch"):  # --backend=ray: the round's points concurrently
         problem.evaluate.prefetch([np.asarray(enc.decode(p), np.float64) for p in pending])
       feat = pending[0]
@@ -289,7 +294,8 @@ def run(problem: LoadedProblem, budget: int, seed: int, output: pathlib.Path,
                 hv_trace=trace.tolist(), hypervolume=float(trace[-1]) if trace.size else 0.0,
                 pareto_set=[dict(index=int(i), x=evaluations[i]["x"],
                                  objectives=evaluations[i]["objectives"]) for i in front_idx],
-                timing=dict(cpu_s=cpu_s, wall_s=wall_s, cpu_s_per_eval=cpu_s / max(len(f), 1)))
+                timing=dict(cpu_s=cpu_s, wall_s=wall_s, cpu_s_per_eval=cpu_s / max(len(f), 1)),
+                space_exhausted=bool(drv.exhausted))
   if problem.max_hv is not None:
     gap = problem.max_hv - result["hypervolume"]
     result.update(max_hv=problem.max_hv, log10_hv_gap=math.log10(gap) if gap > 0 else None)
@@ -346,7 +352,10 @@ def main(argv):
   print(f"{_NAME}: {len(res['evaluations'])} evaluations, {sum(e['feasible'] for e in res['evaluations'])}"
         f" feasible, hypervolume {res['hypervolume']:.6g}"
         + (f", log10 HV gap {gap:.3f}" if gap is not None else "")
-        + f", {res['timing']['cpu_s']:.1f} CPU s; wrote {out}")
+        + f", {res['timing']['cpu_s']:.1f} CPU s; wrote {out}"
+        + (f" (stopped before --budget={FLAGS.budget}: all {len(res['evaluations'])} legal points "
+           "of the space evaluated)" if res["space_exhausted"] and len(res["evaluations"]) < FLAGS.budget
+           else ""))
   return 0
 
 

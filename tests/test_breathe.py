@@ -184,6 +184,26 @@ def test_launcher_resume_after_kill_is_identical(tmp_path):
     L.run(problem, output=tmp_path / "x.json", workdir=tmp_path / "w2", **dict(kw, seed=4))
 
 
+@pytest.mark.parametrize("q", [1, 4])
+def test_launcher_never_evaluates_a_point_twice_and_stops_when_a_finite_space_is_exhausted(tmp_path, q):
+  from launch import breathe as L
+  prob = tmp_path / "tiny.py"
+  prob.write_text("bounds = [[0, 2], [0, 2], [5, 5]]\nintegers = [0, 1]\nref_point = [5.0, 5.0]\n"
+                  "def evaluate(x):\n  return [x[0], 2 - x[0] + x[1]]\n")
+  res = L.run(L.load_problem(str(prob)), budget=20, seed=0, output=tmp_path / "o.json", q=q,
+              plots=False)
+  xs = [tuple(e["x"]) for e in res["evaluations"]]
+  # the 3 x 3 grid (the third dimension is fixed), each point once, then the run stops
+  assert sorted(xs) == [(a, b, 5.0) for a in (0.0, 1.0, 2.0) for b in (0.0, 1.0, 2.0)]
+  assert res["space_exhausted"]
+  # front (0, 2), (1, 1), (2, 0) against (5, 5): 5 * 3 + 4 * 1 + 3 * 1 = 22 (by hand)
+  assert res["hypervolume"] == pytest.approx(22.0)
+  enc = encoding_from_bounds([[0, 6], [0, 1]], [0])
+  assert enc.num_points is None and encoding_from_bounds([[0, 6], [0, 0]], [0]).num_points == 7
+  init = initial_design(0, enc, 12)  # 7 levels x a continuous dim: distinct rows despite rounding
+  assert len({r.tobytes() for r in init}) == init.shape[0] == 12
+
+
 def test_problem_file_validation(tmp_path):
   from launch import breathe as L
   cases = {
@@ -221,6 +241,69 @@ def test_gbreathe_queries_unique_legal_graphs_and_beats_random_on_proteins():
     rnd.append(np.mean([p.valid_perf[np.random.default_rng(100 * seed + s).choice(p.size, 32, False)]
                         .max() for s in range(20)]))
   assert np.mean(best) > np.mean(rnd)
+
+
+def _cnnbench_params_gap(space, calls):
+  """|log10(parameters) - 5|: a cheap objective whose optimum is neither the smallest nor the
+  largest network (parameters counted by infer_shapes, an independent code path)."""
+  def evaluate(point):
+    calls.append(space.hash(point))
+    return [abs(np.log10(sum(r.params for r in space.infer_shapes(point))) - 5.0)]
+  return evaluate
+
+
+def test_gbreathe_on_cnnbench_evaluates_unique_legal_points_once_and_beats_random():
+  from jaxcodesign.problems.space_graph import SpaceGraphProblem
+  from jaxcodesign.search.breathe.graph import GBreatheConfig, gbreathe
+  from jaxcodesign.spaces.cnnbench import CNNBenchSpace
+  space = CNNBenchSpace(max_modules=8)
+  cfg = GBreatheConfig(n_init=8, q=4, crossovers=40, randoms=60)
+  best, rnd = [], []
+  for seed in range(2):
+    calls = []
+    evaluate = _cnnbench_params_gap(space, calls)
+    problem = SpaceGraphProblem(space, evaluate)
+    rows = gbreathe(problem, "all", 24, seed, cfg)
+    points = problem.points_of(rows)
+    hashes = [space.hash(p) for p in points]
+    assert len(rows) == 24 and len(set(hashes)) == 24
+    assert all(space.validate(p) == p for p in points)
+    best.append(problem.objectives(rows).min())  # the last round's q points are evaluated here
+    assert sorted(calls) == sorted(hashes)  # the user's evaluate ran exactly once per query
+    rnd.append(np.mean([min(evaluate(p)[0] for p in space.sample(1000 * seed + s, 24))
+                        for s in range(20)]))
+  assert np.mean(best) < np.mean(rnd)
+
+
+def test_space_graph_mutation_and_crossover_are_legal_and_inherit_from_parents():
+  from jaxcodesign.problems.space_graph import SpaceGraphProblem
+  from jaxcodesign.spaces.cnnbench import CNNBenchSpace
+  space = CNNBenchSpace(max_modules=8)
+  problem = SpaceGraphProblem(space, lambda p: [0.0])
+  rng = np.random.default_rng(0)
+  rows = problem.random(rng, 12)
+  moved = 0
+  for a, b in zip(rows[:-1], rows[1:]):
+    m = problem.mutate(rng, a)
+    if m is not None:
+      moved += 1
+      child = problem.points[m]
+      assert space.validate(child) == child and space.hash(child) != space.hash(problem.points[a])
+    c = problem.crossover(rng, a, b)
+    assert problem.crossover(rng, a, a) is None  # the midpoint of a point with itself is itself
+    if c is not None:
+      pa, pb, pc = (problem.points[r]["modules"] for r in (a, b, c))
+      assert space.validate(problem.points[c]) == problem.points[c]
+      assert len(pc) in (len(pa), len(pb))  # number of stacks from one parent
+      assert pc[-1]["labels"][1] in (pa[-1]["labels"][1], pb[-1]["labels"][1])  # head flatten op
+  assert moved >= 8
+  with pytest.raises(ConfigError, match="objective"):
+    problem.objectives(rows, "accuracy")
+  bad = SpaceGraphProblem(space, lambda p: [float("nan")])
+  with pytest.raises(ConfigError, match="finite"):
+    bad.objectives(bad.random(rng, 1))
+  with pytest.raises(ConfigError, match="ref_point"):
+    SpaceGraphProblem(space, lambda p: [0.0, 1.0]).reference()
 
 
 def test_codesign_method_breathe_returns_legal_pairs_and_a_pareto_front(tmp_path, fixtures_dir):

@@ -2,7 +2,9 @@
 
 Gradients cannot move a discrete edge or node type, so G-BREATHE proposes candidates by legal
 mutation and crossover of the best graphs found so far (plus fresh random legal graphs), forces each
-one legal with the space's canonicaliser (for NAS-Bench-Graph: the package's ``Arch.valid_hash``),
+one legal with the space's canonicaliser (for NAS-Bench-Graph: the package's ``Arch.valid_hash``;
+for the project's own spaces such as CNNBench: ``space.project`` and ``space.hash``, through
+:class:`jaxcodesign.problems.space_graph.SpaceGraphProblem`),
 drops those already evaluated, and ranks the rest with the acquisition on a surrogate of every
 objective:
 
@@ -93,15 +95,21 @@ def _ehvi_batch(mu, sd, lo, up):
 def gbreathe(problem, objective: str, budget: int, seed: int = 0,
              config: GBreatheConfig = GBreatheConfig(), ref_point: Sequence[float] | None = None
              ) -> list[int]:
-  """Runs G-BREATHE on a table problem; returns the evaluated table rows in query order.
+  """Runs G-BREATHE on a table or pool problem; returns the evaluated rows in query order.
 
   Args:
     problem: a :class:`jaxcodesign.problems.nas_bench_graph.NasBenchGraph` (anything with ``size``,
-      ``objectives(rows, objective)``, ``features``/``graphs``, ``mutate``, ``crossover``).
-    objective: 'accuracy' (one objective) or 'accuracy_latency' (two).
+      ``objectives(rows, objective)``, ``features``/``graphs``, ``mutate``, ``crossover``), or a
+      :class:`jaxcodesign.problems.space_graph.SpaceGraphProblem` (one of the project's own graph
+      spaces, e.g. CNNBench, as a growing pool of legal points; it adds ``random(rng, n)``, which
+      replaces uniform row draws).
+    objective: passed to ``problem.objectives``: 'accuracy' (one objective) or 'accuracy_latency'
+      (two) for NAS-Bench-Graph; 'all' for a SpaceGraphProblem.
     budget: unique graphs to evaluate; seed: randomness.
     ref_point: the hypervolume reference for two or more objectives (default
       ``problem.reference()``).
+
+  Returns fewer than ``budget`` rows only when a pool's space yields no new legal point.
 
   Runs with one BLAS thread (:func:`jaxcodesign.search.breathe.gp.one_blas_thread`; the table
   look-ups are the evaluations).
@@ -109,7 +117,15 @@ def gbreathe(problem, objective: str, budget: int, seed: int = 0,
   rng = np.random.default_rng(seed)
   key = jax.random.key(seed)
   budget = min(int(budget), problem.size)
-  rows = [int(r) for r in rng.choice(problem.size, size=min(config.n_init, budget), replace=False)]
+  pool = callable(getattr(problem, "random", None))
+  if pool:  # a growing pool of legal points (SpaceGraphProblem): draw until n_init are distinct
+    rows = []
+    for _ in range(100):
+      rows = list(dict.fromkeys(rows + problem.random(rng, min(config.n_init, budget) - len(rows))))
+      if len(rows) >= min(config.n_init, budget):
+        break
+  else:
+    rows = [int(r) for r in rng.choice(problem.size, size=min(config.n_init, budget), replace=False)]
   seen = set(rows)
   ref = None
   while len(rows) < budget:
@@ -134,10 +150,13 @@ def gbreathe(problem, objective: str, budget: int, seed: int = 0,
       c = problem.crossover(rng, parents[a], parents[b])
       if c is not None:
         cand.append(c)
-    cand.extend(int(r) for r in rng.integers(0, problem.size, config.randoms))
+    cand.extend(problem.random(rng, config.randoms) if pool
+                else (int(r) for r in rng.integers(0, problem.size, config.randoms)))
     cand = [c for c in dict.fromkeys(cand) if c not in seen]
-    if not cand:
+    if not cand and not pool:
       cand = [int(r) for r in np.setdiff1d(np.arange(problem.size), rows)[:1]]
+    if not cand:  # the pool's space yields no new legal point
+      break
     key, sub = jax.random.split(key)
     mu, sd = _predict(problem, rows, y, cand, config, sub, budget)
     if m == 1:

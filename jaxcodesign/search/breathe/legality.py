@@ -8,6 +8,8 @@ set of legal inputs. In the normalised feature space ``[0, 1]^D`` used here:
 * continuous dimension: clip to [0, 1];
 * integer dimension with ``L`` levels (``L = high - low + 1``): clip, then round to the nearest of
   the ``L`` grid points ``j / (L - 1)``;
+* a fixed dimension (continuous or integer with ``low == high``): 0 (its only legal feature, so
+  that two features decoding to the same point are equal);
 * categorical variable with ``k`` choices (a one-hot block of ``k`` features): the one-hot vector of
   the largest feature (first index on ties).
 
@@ -54,9 +56,30 @@ class VectorEncoding:
   def feature_dim(self) -> int:
     return int(self.offsets[-1])
 
+  @property
+  def num_points(self) -> int | None:
+    """Legal points of the space when it is finite (every variable integer, categorical or a
+    continuous one with ``low == high``), else None (for an encoding of a design space: that
+    space's ``size()``)."""
+    if self.space is not None:
+      try:
+        return int(self.space.size())
+      except (AttributeError, TypeError, ValueError, NotImplementedError):
+        return None
+    n = 1
+    for v, k in enumerate(self.kind):
+      span = float(self.upper[v] - self.lower[v])
+      if k == "continuous":
+        if span > 0:
+          return None
+      else:
+        n *= int(round(span)) + 1
+    return n
+
   def arrays(self) -> dict:
     """Static feature-level arrays for :func:`legality_force`: ``levels`` float32[D] (integer
-    levels - 1, 0 for other features), ``group`` int32[D] (categorical group id or -1),
+    levels - 1, -1 for a fixed dimension, 0 for other features), ``group`` int32[D] (categorical
+    group id or -1),
     ``n_groups``."""
     d = self.feature_dim
     levels = np.zeros(d, np.float32)
@@ -64,7 +87,9 @@ class VectorEncoding:
     g = 0
     for v, k in enumerate(self.kind):
       a, b = self.offsets[v], self.offsets[v + 1]
-      if k == "integer":
+      if k in ("integer", "continuous") and self.upper[v] == self.lower[v]:
+        levels[a] = -1.0
+      elif k == "integer":
         levels[a] = float(self.upper[v] - self.lower[v])
       elif k == "categorical":
         group[a:b] = g
@@ -78,7 +103,8 @@ class VectorEncoding:
     out = np.clip(x, 0.0, 1.0)
     lv = a["levels"]
     safe = np.maximum(lv, 1.0).astype(np.float32)
-    out = np.where(lv > 0, np.round(out * safe) / safe, out).astype(np.float32)
+    out = np.where(lv > 0, np.round(out * safe) / safe, out)
+    out = np.where(lv < 0, 0.0, out).astype(np.float32)
     if a["n_groups"]:
       d = self.feature_dim
       score = x - np.float32(1e-6) * np.arange(d, dtype=np.float32) / np.float32(d)
@@ -191,7 +217,7 @@ def legality_force(x, levels, group, n_groups: int):
   """LF(x): the legal feature vector nearest to ``x`` (float32[D]) in each variable (see module).
 
   Args:
-    x: float32[D] features; levels: float32[D] integer levels - 1 (0: not integer);
+    x: float32[D] features; levels: float32[D] integer levels - 1 (0: not integer, -1: fixed);
     group: int32[D] categorical group id (-1: not categorical); n_groups: number of groups.
 
   Returns:
@@ -202,6 +228,7 @@ def legality_force(x, levels, group, n_groups: int):
   f = jnp.clip(x, 0.0, 1.0)
   safe = jnp.maximum(levels, 1.0)
   f = jnp.where(levels > 0, jnp.round(f * safe) / safe, f)
+  f = jnp.where(levels < 0, 0.0, f)
   if n_groups:
     d = x.shape[-1]
     is_cat = group >= 0

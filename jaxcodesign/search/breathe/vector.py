@@ -89,12 +89,25 @@ def default_n_init(enc: VectorEncoding, budget: int) -> int:
 
 
 def initial_design(seed: int, enc: VectorEncoding, n: int) -> np.ndarray:
-  """float32[n, D] legal features: a scrambled Sobol sample (seeded) forced legal."""
+  """float32[n', D] distinct legal features: the first n distinct points of a scrambled Sobol
+  sequence (seeded) forced legal, in sequence order. Forcing merges Sobol points of a space with few
+  integer or categorical levels; they are skipped (up to 16 n draws), so ``n' < n`` only when the
+  space holds fewer than n legal points (or they were not reached)."""
   import warnings
   with warnings.catch_warnings():  # "balance properties ... power of 2": fine for a start design
     warnings.simplefilter("ignore", UserWarning)
-    u = qmc.Sobol(d=enc.feature_dim, scramble=True, seed=int(seed)).random(n)
-  return np.stack([enc.force_numpy(v) for v in u]).astype(np.float32)
+    sobol = qmc.Sobol(d=enc.feature_dim, scramble=True, seed=int(seed))
+    out: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    for _ in range(16):
+      for v in sobol.random(n):
+        f = enc.force_numpy(v).astype(np.float32)
+        if f.tobytes() not in seen and len(out) < n:
+          seen.add(f.tobytes())
+          out.append(f)
+      if len(out) >= n:
+        break
+  return np.stack(out)
 
 
 @jax.jit
@@ -131,6 +144,37 @@ def _candidates(key, enc: VectorEncoding, x: np.ndarray, pareto_x: np.ndarray,
 
 def _is_new(f: np.ndarray, seen: np.ndarray) -> bool:
   return seen.shape[0] == 0 or float(np.min(np.max(np.abs(seen - f[None]), axis=1))) > 1e-6
+
+
+def _unseen_point(key, enc: VectorEncoding, seen: np.ndarray, config: BreatheConfig,
+                  max_enumerate: int = 1 << 16) -> np.ndarray | None:
+  """A legal point not in ``seen``: the first new one of up to 8 batches of uniform candidates, then
+  (a finite space of at most ``max_enumerate`` points) the first new point of the enumerated grid;
+  None when there is none."""
+  for i in range(8):
+    cands = np.asarray(_candidates(jax.random.fold_in(key, i), enc, seen, seen[:0], config))
+    for c in cands:
+      if _is_new(c, seen):
+        return c
+  n = enc.num_points
+  if n is None or n > max_enumerate or enc.space is not None:
+    return None
+  import itertools
+  levels = []
+  for v, k in enumerate(enc.kind):
+    a, b = enc.offsets[v], enc.offsets[v + 1]
+    span = int(round(enc.upper[v] - enc.lower[v]))
+    if k == "categorical":
+      levels.append([np.eye(b - a, dtype=np.float32)[j] for j in range(b - a)])
+    elif k == "integer":
+      levels.append([np.float32([j / max(span, 1)]) for j in range(span + 1)])
+    else:  # continuous with low == high
+      levels.append([np.float32([0.0])])
+  for combo in itertools.product(*levels):
+    f = np.concatenate(combo).astype(np.float32)
+    if _is_new(f, seen):
+      return f
+  return None
 
 
 @one_blas_thread
@@ -193,12 +237,10 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
       if _is_new(pool_x[i], seen):
         pick = pool_x[i]
         break
-    if pick is None:  # every candidate already evaluated (tiny discrete space): a fresh random one
-      for i in range(len(pool_x)):
-        pick = np.asarray(_candidates(jax.random.fold_in(kc, 1000 + j), enc, x, pareto_x[:0],
-                                      config))[0]
-        if _is_new(pick, seen):
-          break
+    if pick is None:  # every candidate already evaluated (small discrete space)
+      pick = _unseen_point(jax.random.fold_in(kc, 1000 + j), enc, seen, config)
+    if pick is None:  # a finite space with every point evaluated or pending
+      break
     out.append(pick)
     seen = np.vstack([seen, pick[None]])
     if config.q > 1:  # pending point: its predicted objectives join the front when likely feasible
@@ -208,7 +250,8 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
         front = np.vstack([front, mu[:, :m]])
         front = front[pareto_mask(front)]
   info = dict(fit_cpu_s=t_fit, propose_cpu_s=time.process_time() - t0, n_front=int(front.shape[0]))
-  return np.stack(out).astype(np.float32), gp.params, info
+  feats = np.stack(out) if out else np.zeros((0, x.shape[1]))
+  return feats.astype(np.float32), gp.params, info
 
 
 class Breathe:
@@ -231,6 +274,8 @@ class Breathe:
     self.budget, self.seed, self.config = int(budget), int(seed), config
     self.n_init = min(self.budget, config.n_init or default_n_init(enc, self.budget))
     self.init_x = initial_design(self.seed, enc, self.n_init)
+    self.n_init = int(self.init_x.shape[0])
+    self.num_points = enc.num_points  # None: infinite (a continuous variable)
     self.x: list[np.ndarray] = []
     self.f: list[np.ndarray] = []
     self.g: list[np.ndarray] = []
@@ -241,9 +286,15 @@ class Breathe:
   def n(self) -> int:
     return len(self.x)
 
+  @property
+  def exhausted(self) -> bool:
+    """True when every legal point of a finite space has been evaluated."""
+    return self.num_points is not None and self.n >= self.num_points
+
   def ask(self) -> np.ndarray:
-    """float32[q', D] the next features to evaluate (q' <= q, never past the budget)."""
-    if self.n >= self.budget:
+    """float32[q', D] the next features to evaluate (q' <= q, never past the budget, never an
+    evaluated point while unevaluated ones exist; empty at the budget or when :attr:`exhausted`)."""
+    if self.n >= self.budget or self.exhausted:
       return np.zeros((0, self.enc.feature_dim), np.float32)
     if self.n < self.n_init:
       return self.init_x[self.n: self.n_init][: self.config.q if self.n else self.n_init]
@@ -251,7 +302,10 @@ class Breathe:
     feats, self.gp_params, self.last_info = propose(
         key, self.enc, np.stack(self.x), np.stack(self.f), np.stack(self.g), self.ref, self.config,
         self.gp_params, rows=bucket_size(self.budget, 16))
-    return feats[: self.budget - self.n]
+    left = self.budget - self.n
+    if self.num_points is not None:
+      left = min(left, self.num_points - self.n)
+    return feats[:left]
 
   def tell(self, features, objectives, constraints=()):
     """Records one evaluation (features float[D], objectives float[m], constraints float[k])."""
@@ -284,10 +338,11 @@ def minimise(evaluate: Callable, enc: VectorEncoding, ref_point, budget: int, se
     callback: called as ``callback(driver)`` after every evaluation.
 
   Returns:
-    the :class:`Breathe` driver holding the history.
+    the :class:`Breathe` driver holding the history (fewer than ``budget`` evaluations only when a
+    finite space was exhausted).
   """
   drv = Breathe(enc, ref_point, budget, seed, config)
-  while drv.n < budget:
+  while drv.n < budget and not drv.exhausted:
     for feat in drv.ask():
       obj, con = evaluate(feat)
       drv.tell(feat, obj, con)
