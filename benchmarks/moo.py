@@ -72,12 +72,12 @@ def _problem(name):
   return p, evaluate
 
 
-def _run_breathe(p, evaluate, budget, seed):
-  from jaxcodesign.search.breathe import Breathe, encoding_from_bounds
+def _run_breathe(p, evaluate, budget, seed, overrides: str = ""):
+  from jaxcodesign.search.breathe import Breathe, BreatheConfig, encoding_from_bounds
   enc = encoding_from_bounds(p.bounds, p.integers)
-  drv = Breathe(enc, p.ref_point, budget, seed)
+  drv = Breathe(enc, p.ref_point, budget, seed, BreatheConfig(**json.loads(overrides or "{}")))
   xs = []
-  while drv.n < budget:
+  while drv.n < budget and not drv.exhausted:
     for feat in drv.ask():
       x = np.asarray(enc.decode(feat), np.float64)
       f, g = evaluate(x[None])
@@ -186,7 +186,7 @@ def worker(args) -> None:
   from jaxcodesign.search import pareto
   p, evaluate = _problem(args.problem)
   evaluate(p.bounds.mean(1)[None])  # compile the problem outside the timed region
-  fn = dict(breathe=_run_breathe, random=_run_random, nsga2=_run_nsga2, botorch=_run_botorch,
+  fn = dict(breathe=lambda *a: _run_breathe(*a, args.breathe_config), random=_run_random, nsga2=_run_nsga2, botorch=_run_botorch,
             tpe=lambda *a: _run_optuna(*a, "tpe"), gp=lambda *a: _run_optuna(*a, "gp"))[args.method]
   t_cpu, t_wall = time.process_time(), time.time()
   F, G = fn(p, evaluate, args.budget, args.seed)
@@ -228,6 +228,8 @@ def main() -> None:
   ap.add_argument("--out", default="results/moo")
   ap.add_argument("--jax_cache", default="", help="persistent XLA cache dir for BREATHE ('' = off:"
                   " every run pays its compilation)")
+  ap.add_argument("--breathe_config", default="", help="JSON BreatheConfig overrides for ablations, "
+                  "e.g. '{\"gp_steps_warm\": 25}' (default: none)")
   ap.add_argument("--summary_only", action="store_true", help="summarise the runs already in --out")
   ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
   ap.add_argument("--problem", help=argparse.SUPPRESS)
@@ -270,7 +272,7 @@ def main() -> None:
         p, m, s = todo.pop(0)
         cmd = [sys.executable, "-m", "benchmarks.moo", "--worker", f"--problem={p}",
                f"--method={m}", f"--seed={s}", f"--budget={budgets[-1]}",
-               f"--jax_cache={args.jax_cache}"]
+               f"--jax_cache={args.jax_cache}", f"--breathe_config={args.breathe_config}"]
         running.append(((p, m, s), subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                                     stderr=subprocess.PIPE, text=True)))
       time.sleep(0.5)

@@ -98,77 +98,23 @@ def hardware_metrics(result: Mapping[str, Any], hw: Mapping[str, Any]) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------
-# Prepared sweeps: the hardware API's fast path, or the same contract built here until it lands
+# Prepared sweeps: the hardware API's array path
 # ------------------------------------------------------------------------------------------------
 def prepare_configs(configs: Sequence[Mapping[str, Any]], space=None, kind: str = "transformer"):
-  """Validates ``configs`` once and converts them to arrays once (``hardware.api.prepare_configs``
-  when the hardware API provides it; else the same contract from the array-level models)."""
+  """Validates ``configs`` once and converts them to arrays once (``hardware.api.prepare_configs``;
+  ``kind`` is inferred there from the configs and kept for callers' symmetry)."""
   from jaxcodesign.hardware import api as hw_api
-  if hasattr(hw_api, "prepare_configs") and hasattr(hw_api, "simulate_arrays"):
-    return hw_api.prepare_configs(list(configs), space=space)
-  return _FallbackPrepared(list(configs), space, kind)
+  del kind
+  return hw_api.prepare_configs(list(configs), space=space)
 
 
 def simulate_arrays(model, prepared, kind: str = "transformer", **options) -> dict[str, np.ndarray]:
   """Scalar metrics of one network on every prepared config, as arrays ``[n]`` (no per-config
-  dicts): ``hardware.api.simulate_arrays`` when available, else :func:`_fallback_simulate_arrays`.
-  """
+  dicts): ``hardware.api.simulate_arrays`` restricted to :data:`SWEEP_KEYS`, plus per-inference
+  figures."""
   from jaxcodesign.hardware import api as hw_api
-  if not isinstance(prepared, _FallbackPrepared):
-    out = dict(hw_api.simulate_arrays(model, prepared, kind=kind, **options))
-    return _per_inference({k: out[k] for k in SWEEP_KEYS if k in out})
-  options.pop("model_space", None)
-  return _fallback_simulate_arrays(model, prepared, kind, **options)
-
-
-class _FallbackPrepared:
-  """Validated configs as padded arrays (computed once), for :func:`_fallback_simulate_arrays`."""
-
-  def __init__(self, configs, space, kind):
-    from jaxcodesign.padding import bucket_size, pad_rows
-    if not configs:
-      raise ConfigError("configs: an empty list; give at least one accelerator config")
-    self.configs, self.kind, self.n = configs, kind, len(configs)
-    if kind == "transformer":
-      from jaxcodesign.hardware import acceltran as A
-      arrays = A.config_arrays(configs, space=space)
-      self.arrays = pad_rows(arrays, bucket_size(self.n, 8))
-      self.batch_size = np.asarray(arrays["batch_size"], np.float64)
-    elif kind == "cnn":
-      # Validated once; simulated through the public per-config entry (hardware.api.simulate_cnn)
-      # until the hardware API's array path is available.
-      self.configs = [space.validate(c) for c in configs] if space is not None else configs
-      self.batch_size = np.asarray([c["batch_size"] for c in self.configs], np.float64)
-    else:
-      raise ConfigError(f"invalid value for field 'kind': {kind!r}; allowed: ['transformer', 'cnn']")
-
-
-def _fallback_simulate_arrays(model, prepared: _FallbackPrepared, kind: str, sparsity=None,
-                              seq_len: int | None = None, vocab_size: int | None = None,
-                              input_shape=None, num_classes: int | None = None) -> dict:
-  """The contract of ``hardware.api.simulate_arrays`` on the array-level models (one jitted call)."""
-  n = prepared.n
-  if kind == "transformer":
-    from jaxcodesign.hardware import acceltran as A
-    from jaxcodesign.hardware import api as hw_api
-    from jaxcodesign.hardware import workload as W
-    table = W.lower_transformer(hw_api.resolve_model(model), seq_len=seq_len or W.DEFAULT_SEQ_LEN,
-                                vocab_size=vocab_size or W.VOCAB_SIZE)
-    s_a, s_w = hw_api.sparsity_pair(sparsity)
-    out = A.simulate_batch(table, prepared.arrays, s_a, s_w)
-    res = {k: np.asarray(out[k])[:n] for k in HW_METRICS}
-    res["batch_size"] = np.asarray(out["batch_size"])[:n].astype(np.float64)
-  else:
-    from jaxcodesign.hardware import api as hw_api
-    rows = hw_api.simulate_cnn(model, prepared.configs, tuple(input_shape), int(num_classes),
-                               sparsity=sparsity)
-    res = {k: np.asarray([r[k] for r in rows]) for k in HW_METRICS}
-    for k in ("latency_per_inference_s", "energy_per_inference_j", "throughput_per_s"):
-      if k in rows[0]:
-        res[k] = np.asarray([r[k] for r in rows])
-    res["batch_size"] = prepared.batch_size
-  res = {k: np.asarray(v, np.float64) if k != "fits" else np.asarray(v, bool) for k, v in res.items()}
-  return _per_inference(res)
+  out = dict(hw_api.simulate_arrays(model, prepared, kind=kind, **options))
+  return _per_inference({k: out[k] for k in SWEEP_KEYS if k in out})
 
 
 # ------------------------------------------------------------------------------------------------
