@@ -200,6 +200,9 @@ def test_launcher_never_evaluates_a_point_twice_and_stops_when_a_finite_space_is
   assert res["hypervolume"] == pytest.approx(22.0)
   enc = encoding_from_bounds([[0, 6], [0, 1]], [0])
   assert enc.num_points is None and encoding_from_bounds([[0, 6], [0, 0]], [0]).num_points == 7
+  assert encoding_from_space(_space()).num_points is None  # a BoxSpace part: size() is math.inf
+  assert encoding_from_space(ProductSpace({"n": IntegerSpace([0, 2], [4, 3]), "c": CategoricalSpace(
+      ["relu", "gelu", "silu"])})).num_points == 5 * 2 * 3
   init = initial_design(0, enc, 12)  # 7 levels x a continuous dim: distinct rows despite rounding
   assert len({r.tobytes() for r in init}) == init.shape[0] == 12
 

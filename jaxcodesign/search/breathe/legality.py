@@ -21,6 +21,7 @@ indices) and encodes them back.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Sequence
 
 import jax
@@ -62,10 +63,8 @@ class VectorEncoding:
     continuous one with ``low == high``), else None (for an encoding of a design space: that
     space's ``size()``)."""
     if self.space is not None:
-      try:
-        return int(self.space.size())
-      except (AttributeError, TypeError, ValueError, NotImplementedError):
-        return None
+      size = self.space.size()  # an int, or math.inf for a space with a continuous part
+      return int(size) if math.isfinite(size) else None
     n = 1
     for v, k in enumerate(self.kind):
       span = float(self.upper[v] - self.lower[v])

@@ -160,18 +160,11 @@ def _unseen_point(key, enc: VectorEncoding, seen: np.ndarray, config: BreatheCon
   if n is None or n > max_enumerate or enc.space is not None:
     return None
   import itertools
-  levels = []
-  for v, k in enumerate(enc.kind):
-    a, b = enc.offsets[v], enc.offsets[v + 1]
-    span = int(round(enc.upper[v] - enc.lower[v]))
-    if k == "categorical":
-      levels.append([np.eye(b - a, dtype=np.float32)[j] for j in range(b - a)])
-    elif k == "integer":
-      levels.append([np.float32([j / max(span, 1)]) for j in range(span + 1)])
-    else:  # continuous with low == high
-      levels.append([np.float32([0.0])])
-  for combo in itertools.product(*levels):
-    f = np.concatenate(combo).astype(np.float32)
+  # a finite space: every variable takes the integers lower..upper (categorical: choice indices
+  # 0..k-1; a fixed continuous one: its only value, encoded as 0 whatever is passed)
+  values = [range(int(round(lo)), int(round(hi)) + 1) for lo, hi in zip(enc.lower, enc.upper)]
+  for combo in itertools.product(*values):
+    f = enc.encode(combo)
     if _is_new(f, seen):
       return f
   return None
