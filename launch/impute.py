@@ -14,7 +14,9 @@ is unchanged), imputed cells are written in the column's original units (normali
 
 Uncertainty: a per-column summary (number imputed, mean and max MC-dropout std in original units)
 is printed on stderr; ``--report`` also writes it as JSON ``{"columns": [{"name", "imputed",
-"mean_std", "max_std"}], "alpha", "rounds"}``. The input file is never modified (``--output`` equal
+"mean_std", "max_std"}], "alpha", "weights", "rounds", "history"}`` (``alpha``: the DINI result's
+weight in the final blend; ``weights``: every component's, e.g. ``{"dini": 0.6, "iterative": 0.2,
+"trees": 0.2}``). The input file is never modified (``--output`` equal
 to ``--data`` is refused).
 
 Errors (one line ``launch.impute: error: ...``, exit 2): missing/unreadable input, empty file,
@@ -113,8 +115,11 @@ def main(argv):
     s = res.std[miss[:, j], j]
     cols.append({"name": names[j], "imputed": k, "mean_std": float(s.mean()) if k else 0.0,
                  "max_std": float(s.max()) if k else 0.0})
+  parts = ("dini", cfg.init) + tuple(cfg.stack)
+  weights = {p: float(w) for p, w in zip(parts, res.state.weights)}
+  shown = ", ".join(f"{p} {w:g}" for p, w in weights.items())
   print(f"{NAME}: imputed {int(miss.sum())} of {n * d} cells ({n} rows x {d} columns); "
-        f"rounds {len(res.state.history) - 1}, blend alpha {res.state.alpha:g}; wrote {out}",
+        f"rounds {len(res.state.history) - 1}, blend weights {shown}; wrote {out}",
         file=sys.stderr)
   for c in cols:
     if c["imputed"]:
@@ -122,7 +127,8 @@ def main(argv):
             f"max {c['max_std']:.4g}", file=sys.stderr)
   if FLAGS.report:
     pathlib.Path(FLAGS.report).write_text(json.dumps(
-        {"columns": cols, "alpha": res.state.alpha, "rounds": len(res.state.history) - 1,
+        {"columns": cols, "alpha": res.state.alpha, "weights": weights,
+         "rounds": len(res.state.history) - 1,
          "history": res.state.history}, indent=1))
   return 0
 

@@ -127,3 +127,38 @@ CHECKS = [ec.check_no_attributes_set_in_init, ec.check_parameters_default_constr
 @pytest.mark.parametrize("check", [c for c in CHECKS if c is not None], ids=lambda c: c.__name__)
 def test_sklearn_estimator_checks(check):
   check("DINIImputer", DINIImputer(**TINY))
+
+
+def test_stacked_blend_weights_on_validation_cells():
+  """The blend of (DINI, start fill, ExtraTrees fill) is chosen on the simplex grid: on a table
+  whose second column is a step function of the first (trees fit it, BayesianRidge cannot) the
+  trees get weight, and the stacked result beats the two-way blend without them."""
+  g = dini._simplex_grid(3)
+  assert g.shape == (66, 3) and np.allclose(g.sum(1), 1) and len(np.unique(g, axis=0)) == 66
+  np.testing.assert_array_equal(g[0], [1, 0, 0])        # ties keep the most DINI weight
+  rng = np.random.default_rng(3)
+  n = 400
+  a = rng.uniform(0, 1, n)
+  step = np.floor(4 * a) + 0.05 * rng.normal(size=n)    # four plateaus
+  x = np.stack([a, step, rng.uniform(0, 1, n), a + step], axis=1)
+  c = corrupt.corrupt(jax.random.key(4), x, "mcar", 0.15)
+  cfg = dict(TINY, val_fraction=0.15)
+  res = dini.fit_dini(jax.random.key(5), c.x_missing, 1, dini.DINIConfig(**cfg))
+  two = dini.fit_dini(jax.random.key(5), c.x_missing, 1, dini.DINIConfig(**cfg, stack=()))
+  w = np.asarray(res.state.weights)
+  assert w.shape == (3,) and np.isclose(w.sum(), 1) and w[2] > 0
+  assert res.state.stack_models[0] is not None and len(two.state.weights) == 2
+  span = x.max(0) - x.min(0)
+  rm = lambda z: np.sqrt(np.mean(((z - x) / span)[c.mask] ** 2))
+  assert rm(res.imputed) < rm(two.imputed)
+  off = dini.fit_dini(jax.random.key(5), c.x_missing, 1, dini.DINIConfig(**cfg, blend=False))
+  assert off.state.weights == (1.0, 0.0, 0.0)
+  # new rows: the fitted trees fill joins the blend (observed cells exact)
+  new = x[:40].copy()
+  new[::4, 1] = np.nan
+  out = dini.impute_new(res.state, new).imputed
+  np.testing.assert_array_equal(out[~np.isnan(new)], new[~np.isnan(new)])
+  assert np.sqrt(np.mean((out[::4, 1] - x[:40:4, 1]) ** 2)) < 0.5 * x[:, 1].std()
+  for bad in (("iterative",), ("trees", "trees"), "trees", ("forest",)):
+    with pytest.raises(ValueError, match="field .stack."):
+      dini.DINIConfig(stack=bad).validate()

@@ -57,6 +57,8 @@ def test_completes_table_keeps_observed_text(tmp_path, _run_main):
   r = json.loads(rep.read_text())
   assert [c["name"] for c in r["columns"]] == ["width", "grade", "target"]
   assert sum(c["imputed"] for c in r["columns"]) == 8
+  assert list(r["weights"]) == ["dini", "iterative", "trees"]
+  assert abs(sum(r["weights"].values()) - 1) < 1e-9 and r["weights"]["dini"] == r["alpha"]
 
 
 @pytest.mark.parametrize("text,match", [

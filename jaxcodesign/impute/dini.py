@@ -23,8 +23,11 @@ Departures from the original code (issue 12, documented in docs/dini.md):
   trained as a masked denoiser (``context_mask`` of the observed inputs hidden at random each step):
   a reverse map from the ``K`` outputs alone cannot recover ``d - K`` inputs;
 * the start is a sklearn ``IterativeImputer`` (BayesianRidge) fill (``init``) instead of zeros, and
-  the final table is the validation-chosen blend ``alpha * dini + (1 - alpha) * init``
-  (``alpha`` in {0, 0.1, ..., 1}, chosen on the observed validation cells only);
+  the final table is the validation-chosen blend ``w_0 dini + w_1 init + sum_k w_{k+1} stack_k`` of
+  the DINI result, the start fill and the ``stack`` imputers' fills (default: an ExtraTrees
+  ``IterativeImputer``), weights on the simplex grid of step 0.1, chosen on the observed validation
+  cells only (stacked generalisation, Wolpert 1992, with validation cells held out of every
+  component);
 * mixed column types: continuous, binary and ordinal columns are predicted softly (regression in
   [0, 1]); categorical columns (only when declared) are one-hot blocks predicted with a softmax and
   cross-entropy, imputed as the most probable category.
@@ -49,7 +52,8 @@ from jaxcodesign.errors import ConfigError, DataError, check_in
 from jaxcodesign.padding import bucket_size, round_up
 
 COLUMN_TYPES = ("continuous", "binary", "ordinal", "categorical")
-INITS = ("iterative", "mean", "knn")
+INITS = ("iterative", "mean", "knn", "trees")
+TREES_NEAREST = 24   # columns each column's ExtraTrees model sees in the 'trees' imputer
 __all__ = ["COLUMN_TYPES", "INITS", "DINIConfig", "Schema", "DINIState", "DINIResult", "infer_types",
            "make_schema", "fit_dini", "impute_new", "forward_predict", "MLP"]
 
@@ -73,8 +77,12 @@ class DINIConfig:
     mc_samples: stochastic passes for the MC-dropout std.
     patience: rounds without validation improvement before stopping.
     val_fraction: fraction of the observed cells held out for early stopping and the blend.
-    init: 'iterative' (sklearn IterativeImputer, BayesianRidge), 'knn' (KNNImputer(5)) or 'mean'.
-    blend: choose ``alpha`` of ``alpha * dini + (1 - alpha) * init`` on the validation cells.
+    init: start fill: 'iterative' (sklearn IterativeImputer, BayesianRidge), 'trees'
+      (IterativeImputer with ExtraTreesRegressor(20 trees)), 'knn' (KNNImputer(5)) or 'mean'.
+    stack: further imputers (names from :data:`INITS`, none equal to ``init``) whose fills join the
+      blend; () blends the DINI result with the start fill only.
+    blend: choose the weights of ``w_0 dini + w_1 init + sum_k w_{k+1} stack_k`` (simplex grid,
+      step 0.1) on the validation cells; False keeps the DINI result alone.
     legacy: the original code's identity activation (``LeakyReLU(negative_slope=True)``).
   """
   hidden: int = 64
@@ -93,11 +101,20 @@ class DINIConfig:
   patience: int = 3
   val_fraction: float = 0.05
   init: str = "iterative"
+  stack: tuple = ("trees",)
   blend: bool = True
   legacy: bool = False
 
   def validate(self) -> "DINIConfig":
     check_in("init", self.init, INITS)
+    if isinstance(self.stack, str) or not isinstance(self.stack, (tuple, list)):
+      raise ConfigError(f"invalid value for field 'stack': {self.stack!r}; allowed: a tuple of names "
+                        f"from {list(INITS)}")
+    for name in self.stack:
+      check_in("stack", name, INITS)
+    if self.init in self.stack or len(set(self.stack)) != len(self.stack):
+      raise ConfigError(f"invalid value for field 'stack': {self.stack!r}; allowed: distinct names "
+                        f"from {list(INITS)} other than init={self.init!r}")
     for name in ("hidden", "layers", "rounds", "train_steps", "mc_samples", "patience"):
       if int(getattr(self, name)) < 1:
         raise ConfigError(f"invalid value for field {name!r}: {getattr(self, name)!r}; allowed: >= 1")
@@ -389,8 +406,10 @@ class DINIState(NamedTuple):
     params: {'f': forward, 'g': reverse} Flax parameters.
     static: the static config of the jitted steps.
     schema: column layout. lo, span: per-column min-max normalisation (original units).
-    alpha: the validation-chosen blend weight of the DINI result against the init fill.
+    alpha: the validation-chosen blend weight of the DINI result (``weights[0]``).
+    weights: blend weights of (DINI, init, *stack) (sum 1).
     init_model: the fitted sklearn imputer of the start (None for 'mean'), col_mean: column means.
+    stack_models: the fitted sklearn imputers of ``config.stack`` (None where 'mean' or weight 0).
     history: per round, dict(round, train_loss, val_rmse).
   """
   params: Any
@@ -402,6 +421,8 @@ class DINIState(NamedTuple):
   init_model: Any
   col_mean: np.ndarray
   history: list
+  weights: tuple
+  stack_models: tuple
 
 
 class DINIResult(NamedTuple):
@@ -417,19 +438,30 @@ class DINIResult(NamedTuple):
   state: DINIState
 
 
-def _init_fill(cfg: DINIConfig, zn: np.ndarray, seed: int):
-  """Start fill of a normalised table (NaN missing) and the fitted start imputer."""
+def _init_fill(cfg: DINIConfig, zn: np.ndarray, seed: int, name: str | None = None):
+  """Fill of a normalised table (NaN missing) by imputer ``name`` (default ``cfg.init``) and the
+  fitted imputer (None for 'mean')."""
+  name = cfg.init if name is None else name
   col_mean = np.nanmean(zn, axis=0)
   col_mean = np.where(np.isnan(col_mean), 0.5, col_mean)
-  if cfg.init == "mean" or not np.isnan(zn).any():
+  if name == "mean" or not np.isnan(zn).any():
     return np.where(np.isnan(zn), col_mean, zn), None, col_mean
-  if cfg.init == "knn":
+  if name == "knn":
     from sklearn.impute import KNNImputer
     model = KNNImputer(n_neighbors=5, keep_empty_features=True)
   else:
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer
-    model = IterativeImputer(max_iter=10, random_state=seed, keep_empty_features=True)
+    est, near = None, None
+    if name == "trees":
+      from sklearn.ensemble import ExtraTreesRegressor
+      est = ExtraTreesRegressor(n_estimators=20, random_state=seed, n_jobs=1)
+      # at most TREES_NEAREST other columns per column (sklearn's correlation-weighted sample):
+      # the trees' cost then grows linearly in the width beyond that, not quadratically; tables
+      # up to TREES_NEAREST + 1 columns use every other column (unchanged)
+      near = TREES_NEAREST
+    model = IterativeImputer(est, max_iter=10, random_state=seed, keep_empty_features=True,
+                             n_nearest_features=near)
   import warnings
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -437,15 +469,26 @@ def _init_fill(cfg: DINIConfig, zn: np.ndarray, seed: int):
   return np.clip(np.where(np.isnan(zn), fill, zn), 0.0, 1.0), model, col_mean
 
 
-def _apply_init(state: DINIState, zn: np.ndarray) -> np.ndarray:
-  if state.init_model is None:
+def _apply_init(state: DINIState, zn: np.ndarray, model: Any = "init") -> np.ndarray:
+  """Fill of new normalised rows by the fitted start imputer (or ``model``; None = column means)."""
+  model = state.init_model if isinstance(model, str) else model
+  if model is None:
     fill = np.where(np.isnan(zn), state.col_mean, zn)
   else:
     import warnings
     with warnings.catch_warnings():
       warnings.simplefilter("ignore")
-      fill = state.init_model.transform(zn)
+      fill = model.transform(zn)
   return np.clip(np.where(np.isnan(zn), fill, zn), 0.0, 1.0)
+
+
+def _simplex_grid(m: int, steps: int = 10) -> np.ndarray:
+  """All weight vectors of length ``m`` with entries in {0, 1/steps, ..., 1} summing to 1."""
+  def rec(m, left):
+    if m == 1:
+      return [[left]]
+    return [[i] + r for i in range(left, -1, -1) for r in rec(m - 1, left - i)]
+  return np.asarray(rec(m, steps), dtype=np.float64) / steps
 
 
 def _gate(std: np.ndarray, miss: np.ndarray, frac: float) -> np.ndarray:
@@ -565,29 +608,49 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
   # (they are fitted to observed cells only, so more training is not selected on the imputation)
   _, best_round, e_best = best
   z_dini = decode(lay.unpad(e_best, n), schema)
-  alpha = 1.0
+  names = (cfg.init,) + tuple(cfg.stack)
+  weights = np.zeros(1 + len(names))
+  weights[0] = 1.0
+  stack_models = [None] * len(cfg.stack)
   if cfg.blend and val.any():
-    errs = []
-    for a in np.linspace(0.0, 1.0, 11):
-      zb = _blend(z_dini, fill0, a, schema)
-      errs.append(float(np.sqrt(np.mean((zb[val] - zn[val]) ** 2))))
-    alpha = float(np.linspace(0.0, 1.0, 11)[int(np.argmin(errs))])
-  if val.any() and alpha < 1.0:
-    # the start imputer refitted on ALL observed cells (the validation cells were hidden from it)
-    fill0, init_model, col_mean = _init_fill(cfg, np.where(miss, np.nan, zn), seed)
-  zb = _blend(z_dini, fill0, alpha, schema)
+    fills = [fill0] + [_init_fill(cfg, zh, seed, nm)[0] for nm in cfg.stack]
+    grid = _simplex_grid(1 + len(names))
+    # (the grid starts at the DINI result alone; ties keep the first, i.e. the most DINI weight)
+    errs = [float(np.sqrt(np.mean((_blend(z_dini, fills, w, schema)[val] - zn[val]) ** 2)))
+            for w in grid]
+    weights = grid[int(np.argmin(errs))]
+    # every component with weight > 0 refitted on ALL observed cells (the validation cells were
+    # hidden from it while the weights were chosen)
+    # (the start imputer always: impute_new starts from it)
+    zo = np.where(miss, np.nan, zn)
+    fill0, init_model, col_mean = _init_fill(cfg, zo, seed)
+    fills = [fill0] + [None] * len(cfg.stack)
+    for i, nm in enumerate(cfg.stack):
+      if weights[2 + i] > 0:
+        fills[1 + i], stack_models[i], _ = _init_fill(cfg, zo, seed, nm)
+  else:
+    fills = [fill0] + [None] * len(cfg.stack)
+  zb = _blend(z_dini, fills, weights, schema)
   out_n = np.where(miss, zb, zn)
   imputed = np.where(miss, out_n * span + lo, z)
   std_cells = np.where(miss, _cell_std(lay.unpad(std_now, n), schema) * span, 0.0)
-  state = DINIState(params, st, schema, lo, span, alpha, init_model, col_mean, history)
+  state = DINIState(params, st, schema, lo, span, float(weights[0]), init_model, col_mean, history,
+                    tuple(float(w) for w in weights), tuple(stack_models))
   return DINIResult(imputed, std_cells, state)
 
 
-def _blend(z_dini, z_init, alpha, schema: Schema):
-  out = alpha * z_dini + (1 - alpha) * z_init
+def _blend(z_dini, fills, weights, schema: Schema):
+  """``sum_i w_i z_i`` over (DINI, *fills) (components of weight 0 may be None); a categorical
+  column takes the level of the component of largest weight (ties: the first)."""
+  comps = [z_dini] + list(fills)
+  out = np.zeros_like(z_dini)
+  for w, c in zip(weights, comps):
+    if w > 0:
+      out = out + w * c
+  top = comps[int(np.argmax(weights))]
   for j, t in enumerate(schema.types):
     if t == "categorical":
-      out[:, j] = z_dini[:, j] if alpha >= 0.5 else z_init[:, j]
+      out[:, j] = top[:, j]
   return out
 
 
@@ -595,8 +658,8 @@ def impute_new(state: DINIState, x, key: jax.Array | None = None) -> DINIResult:
   """Imputes the NaN cells of new rows with fitted surrogates (inversion only, no training).
 
   The start fill comes from the fitted start imputer; ``rounds`` inversion rounds with the same
-  uncertainty gate; the fitted ``alpha`` blends with the start fill. Observed cells are returned
-  exactly. Raises DataError for a wrong number of columns.
+  uncertainty gate; the fitted weights blend the result with the start and stack imputers' fills of
+  the new rows. Observed cells are returned exactly. Raises DataError for a wrong number of columns.
   """
   st, schema = state.static, state.schema
   z = np.array(x, dtype=np.float64)
@@ -624,7 +687,10 @@ def impute_new(state: DINIState, x, key: jax.Array | None = None) -> DINIResult:
     std_now = np.asarray(std)
     movable = _gate(std_now, hid > 0, min(1.0, r * st.cfg.impute_fraction)).astype(np.float32)
     e = _invert_round(st, state.params, e, hid_j, jnp.asarray(movable), is_cat, block)
-  zb = _blend(decode(lay.unpad(e, n), schema), fill0, state.alpha, schema)
+  weights = state.weights
+  fills = [fill0] + [_apply_init(state, zn, m) if w > 0 else None
+                     for w, m in zip(weights[2:], state.stack_models)]
+  zb = _blend(decode(lay.unpad(e, n), schema), fills, weights, schema)
   imputed = np.where(miss, zb * state.span + state.lo, z)
   std_cells = _cell_std(lay.unpad(std_now, n), schema) * state.span
   return DINIResult(imputed, np.where(miss, std_cells, 0.0), state)

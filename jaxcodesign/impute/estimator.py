@@ -36,8 +36,8 @@ class DINIImputer(TransformerMixin, BaseEstimator):
   def __init__(self, n_outputs=1, column_types=None, random_state=0, hidden=64, layers=2,
                dropout=0.1, rounds=12, train_steps=200, lr=3e-3, weight_decay=1e-4,
                invert_steps=20, invert_lr=2e-2, forward_weight=0.03, context_mask=0.3, impute_fraction=0.5,
-               mc_samples=8, patience=3, val_fraction=0.05, init="iterative", blend=True,
-               legacy=False):
+               mc_samples=8, patience=3, val_fraction=0.05, init="iterative", stack=("trees",),
+               blend=True, legacy=False):
     self.n_outputs = n_outputs
     self.column_types = column_types
     self.random_state = random_state
@@ -57,12 +57,15 @@ class DINIImputer(TransformerMixin, BaseEstimator):
     self.patience = patience
     self.val_fraction = val_fraction
     self.init = init
+    self.stack = stack
     self.blend = blend
     self.legacy = legacy
 
   def _config(self) -> dini.DINIConfig:
     fields = [f.name for f in dini.dataclasses.fields(dini.DINIConfig)]
-    return dini.DINIConfig(**{k: getattr(self, k) for k in fields})
+    kw = {k: getattr(self, k) for k in fields}
+    kw["stack"] = tuple(kw["stack"]) if isinstance(kw["stack"], (list, tuple)) else kw["stack"]
+    return dini.DINIConfig(**kw)
 
   @staticmethod
   def _digest(x: np.ndarray) -> str:
