@@ -469,11 +469,10 @@ def _init_fill(cfg: DINIConfig, zn: np.ndarray, seed: int, name: str | None = No
   return np.clip(np.where(np.isnan(zn), fill, zn), 0.0, 1.0), model, col_mean
 
 
-def _apply_init(state: DINIState, zn: np.ndarray, model: Any = "init") -> np.ndarray:
-  """Fill of new normalised rows by the fitted start imputer (or ``model``; None = column means)."""
-  model = state.init_model if isinstance(model, str) else model
+def _apply_fill(model: Any, col_mean: np.ndarray, zn: np.ndarray) -> np.ndarray:
+  """Fill of new normalised rows by a fitted imputer of :func:`_init_fill` (None: column means)."""
   if model is None:
-    fill = np.where(np.isnan(zn), state.col_mean, zn)
+    fill = np.where(np.isnan(zn), col_mean, zn)
   else:
     import warnings
     with warnings.catch_warnings():
@@ -608,28 +607,23 @@ def fit_dini(key: jax.Array, x, n_outputs: int = 1, config: DINIConfig | None = 
   # (they are fitted to observed cells only, so more training is not selected on the imputation)
   _, best_round, e_best = best
   z_dini = decode(lay.unpad(e_best, n), schema)
-  names = (cfg.init,) + tuple(cfg.stack)
-  weights = np.zeros(1 + len(names))
-  weights[0] = 1.0
+  grid = _simplex_grid(2 + len(cfg.stack))   # weights of (DINI, init, *stack)
+  weights = grid[0]                          # (1, 0, ..., 0): the DINI result alone
+  fills = [fill0] + [None] * len(cfg.stack)
   stack_models = [None] * len(cfg.stack)
   if cfg.blend and val.any():
-    fills = [fill0] + [_init_fill(cfg, zh, seed, nm)[0] for nm in cfg.stack]
-    grid = _simplex_grid(1 + len(names))
-    # (the grid starts at the DINI result alone; ties keep the first, i.e. the most DINI weight)
-    errs = [float(np.sqrt(np.mean((_blend(z_dini, fills, w, schema)[val] - zn[val]) ** 2)))
+    cands = [fill0] + [_init_fill(cfg, zh, seed, nm)[0] for nm in cfg.stack]
+    # ties keep the first grid point, i.e. the most DINI weight
+    errs = [float(np.sqrt(np.mean((_blend(z_dini, cands, w, schema)[val] - zn[val]) ** 2)))
             for w in grid]
     weights = grid[int(np.argmin(errs))]
-    # every component with weight > 0 refitted on ALL observed cells (the validation cells were
-    # hidden from it while the weights were chosen)
-    # (the start imputer always: impute_new starts from it)
+    # refitted on ALL observed cells (the validation cells were hidden while the weights were
+    # chosen): the start imputer always (impute_new starts from it), the others where weighted
     zo = np.where(miss, np.nan, zn)
-    fill0, init_model, col_mean = _init_fill(cfg, zo, seed)
-    fills = [fill0] + [None] * len(cfg.stack)
+    fills[0], init_model, col_mean = _init_fill(cfg, zo, seed)
     for i, nm in enumerate(cfg.stack):
       if weights[2 + i] > 0:
         fills[1 + i], stack_models[i], _ = _init_fill(cfg, zo, seed, nm)
-  else:
-    fills = [fill0] + [None] * len(cfg.stack)
   zb = _blend(z_dini, fills, weights, schema)
   out_n = np.where(miss, zb, zn)
   imputed = np.where(miss, out_n * span + lo, z)
@@ -669,7 +663,7 @@ def impute_new(state: DINIState, x, key: jax.Array | None = None) -> DINIResult:
   n = z.shape[0]
   zn = (z - state.lo) / state.span
   miss = np.isnan(zn)
-  fill0 = _apply_init(state, zn)
+  fill0 = _apply_fill(state.init_model, state.col_mean, zn)
   if not miss.any():
     return DINIResult(z.copy(), np.zeros_like(z), state)
   key = jax.random.key(0) if key is None else key
@@ -687,10 +681,9 @@ def impute_new(state: DINIState, x, key: jax.Array | None = None) -> DINIResult:
     std_now = np.asarray(std)
     movable = _gate(std_now, hid > 0, min(1.0, r * st.cfg.impute_fraction)).astype(np.float32)
     e = _invert_round(st, state.params, e, hid_j, jnp.asarray(movable), is_cat, block)
-  weights = state.weights
-  fills = [fill0] + [_apply_init(state, zn, m) if w > 0 else None
-                     for w, m in zip(weights[2:], state.stack_models)]
-  zb = _blend(decode(lay.unpad(e, n), schema), fills, weights, schema)
+  fills = [fill0] + [_apply_fill(m, state.col_mean, zn) if w > 0 else None
+                     for w, m in zip(state.weights[2:], state.stack_models)]
+  zb = _blend(decode(lay.unpad(e, n), schema), fills, state.weights, schema)
   imputed = np.where(miss, zb * state.span + state.lo, z)
   std_cells = _cell_std(lay.unpad(std_now, n), schema) * state.span
   return DINIResult(imputed, np.where(miss, std_cells, 0.0), state)
