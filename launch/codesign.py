@@ -41,12 +41,13 @@ def _config_path(argv) -> str:
 
 def _config_help(argv) -> str:
   """The --config help text: every field of the chosen experiment with its default and meaning."""
+  from jaxcodesign.errors import ConfigError
   path = _config_path(argv)
   try:
     from jaxcodesign import codesign
     cfg = codesign.load_config(path)
     fields = codesign.config_help(cfg)
-  except Exception as e:  # noqa: BLE001  (help must never crash; the real load reports the error)
+  except ConfigError as e:  # help must never crash; the real load reports the error
     fields = f"  (fields of {path} unavailable: {e})"
   return (f"Experiment config file (default: {_DEFAULT_CONFIG}). Override any field with "
           f"--config.<field>=<value>; fields of {path} with their defaults:\n{fields}")

@@ -321,3 +321,20 @@ def test_seed_summary_mean_se_and_paired_comparison_by_hand():
   assert p["se_diff"] == pytest.approx(np.std([0.1, -0.05, 0.2], ddof=1) / np.sqrt(3))
   assert p["t_test_p"] == pytest.approx(0.370, abs=2e-3)
   assert "wilcoxon_p" not in p  # fewer than 5 seeds
+
+
+def test_config_file_errors_name_the_file_and_help_survives(tmp_path):
+  from launch import codesign as launch_codesign
+  broken = tmp_path / "broken.py"
+  broken.write_text("def get_config():\n  return {}['missing']\n")
+  with pytest.raises(ConfigError, match=r"broken.py.*failed to load: KeyError") as info:
+    codesign.load_config(str(broken))
+  assert isinstance(info.value.__cause__, KeyError)
+  (tmp_path / "syntax.py").write_text("def get_config(:\n")
+  with pytest.raises(ConfigError, match="failed to load: SyntaxError"):
+    codesign.load_config(str(tmp_path / "syntax.py"))
+  (tmp_path / "empty.py").write_text("x = 1\n")
+  with pytest.raises(ConfigError, match="defines no get_config"):
+    codesign.load_config(str(tmp_path / "empty.py"))
+  text = launch_codesign._config_help(["prog", f"--config={broken}"])
+  assert "unavailable" in text and "KeyError" in text

@@ -158,17 +158,23 @@ def load_config(name_or_path) -> ml_collections.ConfigDict:
   """``get_config()`` of ``experiments/<name>.py`` (or of a config file path).
 
   Raises:
-    ConfigError: when no such experiment file exists, or it has no ``get_config()``.
+    ConfigError: when no such experiment file exists, it has no ``get_config()``, or running the
+      file or its ``get_config()`` raises (the file is named; the original error is chained).
   """
   p = config_path(name_or_path)
   if not p.is_file():
     raise ConfigError(f"experiment config {str(name_or_path)!r} not found ({p})")
   spec = importlib.util.spec_from_file_location(p.stem, p)
   mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  if not hasattr(mod, "get_config"):
+  try:
+    spec.loader.exec_module(mod)
+    get_config = getattr(mod, "get_config", None)
+    cfg = get_config() if get_config is not None else None
+  except Exception as e:  # a user's file may raise anything: re-raised with the file named
+    raise ConfigError(f"experiment config {str(p)!r} failed to load: {type(e).__name__}: {e}") from e
+  if get_config is None:
     raise ConfigError(f"experiment config {str(p)!r} defines no get_config()")
-  return mod.get_config()
+  return cfg
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
