@@ -13,7 +13,8 @@ seed. A run goes to the largest budget; the hypervolume of ALL feasible points e
 read at each budget in ``--budgets`` (anytime curves; NSGA-II uses a population of 20, so budget 100
 is 20 x 5). Reported per problem, method and budget over seeds: median and spread (min-max) of the
 log10 hypervolume gap ``log10(max_hv - HV)`` (lower is better) and of HV, and the mean process CPU
-seconds of a whole run (the optimiser's loop only; imports excluded; BREATHE's includes its XLA
+seconds of a whole run (the optimiser's loop, including the method's own imports, e.g. botorch or
+``jaxcodesign.search.breathe``, but not the problem's compilation; BREATHE's includes its XLA
 compilation unless the persistent compilation cache already holds it, see ``--jax_cache``).
 Methods:
 

@@ -128,6 +128,24 @@ def test_acquisitions_do_not_recompile_across_rounds():
          patience=5, record=False)
 
 
+def test_a_run_compiles_the_gp_fit_and_the_candidates_once(monkeypatch):
+  # cold (100 steps) and warm-started (10 steps) fits share one program; the Pareto set is padded
+  # to the budget's bucket, so its growth does not retrace the candidate generator either
+  from jaxcodesign.search.breathe import gp as gp_mod, vector
+  monkeypatch.setattr(gp_mod, "_fit_jit", jax.jit(chex.assert_max_traces(
+      gp_mod._fit_jit.__wrapped__, n=1)))
+  monkeypatch.setattr(vector, "_candidates_jit", jax.jit(chex.assert_max_traces(
+      vector._candidates_jit.__wrapped__, n=1), static_argnames=("n", "n_groups")))
+  enc = encoding_from_bounds([[0, 1]] * 3)
+  cfg = BreatheConfig(raw_samples=64, restarts=2, gobi_steps=3)
+  drv = Breathe(enc, [1.5, 4.0], 24, 0, cfg)
+  while drv.n < 24:
+    for feat in drv.ask():
+      x = np.asarray(enc.decode(feat), np.float64)
+      drv.tell(feat, _toy(x)[0], _toy(x)[1])
+  assert drv.n == 24
+
+
 def _toy(x):
   x = np.asarray(x, np.float64)
   return np.array([x[0], 1 - np.sqrt(x[0]) + 2 * x[1] + x[2]]), np.array([0.8 - x[1] - x[2]])

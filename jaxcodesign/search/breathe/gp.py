@@ -107,8 +107,10 @@ def _neg_log_post(p, x, mask, y, prior_mu):
   return (nll + prior_ls + prior_noise) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
-@functools.partial(jax.jit, static_argnames=("steps",))
-def _fit_jit(x, mask, y, init: GPParams, steps: int, lr):
+@jax.jit
+def _fit_jit(x, mask, y, init: GPParams, steps, lr):
+  """The vmapped fit; ``steps`` (int32) is traced, so the cold and the warm-started fits of a
+  run share one compiled program (0.6 s of XLA compilation each on one core)."""
   TRACE_COUNTS["fit"] += 1
   d = x.shape[1]
   prior_mu = math.sqrt(2.0) + 0.5 * math.log(d)
@@ -117,16 +119,16 @@ def _fit_jit(x, mask, y, init: GPParams, steps: int, lr):
   def one(y1, p0):
     loss = lambda p: _neg_log_post(p, x, mask, y1, prior_mu)
 
-    def step(carry, _):
+    def step(_, carry):
       p, s = carry
       g = jax.grad(loss)(p)
       g = jax.tree_util.tree_map(lambda a: jnp.where(jnp.isfinite(a), a, 0.0), g)
       u, s = opt.update(g, s, p)
       p = optax.apply_updates(p, u)
       p = (jnp.clip(p[0], -4.0, 4.0), jnp.clip(p[1], -14.0, 0.0))
-      return (p, s), None
+      return p, s
 
-    (p, _), _ = jax.lax.scan(step, (p0, opt.init(p0)), None, length=steps)
+    p, _ = jax.lax.fori_loop(0, steps, step, (p0, opt.init(p0)))
     kk = _kmat(x, mask, p[0], p[1])
     chol = jnp.linalg.cholesky(kk)
     alpha = jax.scipy.linalg.cho_solve((chol, True), y1)
@@ -203,7 +205,7 @@ def fit_gp(x, y, init: GPParams | None = None, steps: int = 60, lr: float = 0.1,
   yp[:, :n] = yn.T
   init = default_params(m, d) if init is None else init
   params, linv, alpha = _fit_jit(jnp.asarray(xp), jnp.asarray(mask), jnp.asarray(yp), init,
-                                 int(steps), jnp.float32(lr))
+                                 jnp.int32(steps), jnp.float32(lr))
   return GPState(jnp.asarray(xp), jnp.asarray(mask), linv, alpha, params,
                  jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32))
 

@@ -135,10 +135,12 @@ def _candidates_jit(key, pareto_x, n_pareto, local_frac, local_sd, levels, group
 
 
 def _candidates(key, enc: VectorEncoding, x: np.ndarray, pareto_x: np.ndarray,
-                config: BreatheConfig) -> jax.Array:
+                config: BreatheConfig, rows: int = 16) -> jax.Array:
+  """``config.raw_samples`` legal candidates; the Pareto set is padded to at least ``rows`` rows
+  (the driver passes its budget's bucket, so a run compiles this once)."""
   arr = enc.arrays()
   k = pareto_x.shape[0]
-  pp = np.zeros((bucket_size(max(k, 1), 16), enc.feature_dim), np.float32)
+  pp = np.zeros((bucket_size(max(k, 1), rows), enc.feature_dim), np.float32)
   pp[:k] = pareto_x
   return _candidates_jit(key, jnp.asarray(pp), jnp.int32(k), jnp.float32(config.local_fraction),
                          jnp.float32(config.local_sd), jnp.asarray(arr["levels"]),
@@ -211,13 +213,13 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
   front = front[pmask] if front.shape[0] else np.zeros((0, m))
   arr = enc.arrays()
   kc, kg, ka = jax.random.split(key, 3)
-  cands = _candidates(kc, enc, x, pareto_x, config)
+  cands = _candidates(kc, enc, x, pareto_x, config, rows)
   seen = x.copy()
   out = []
   for j in range(config.q):
     acq = make_acquisition(config.acquisition, gp, m, front, np.asarray(ref_point),
                            bool(feas.any()), key=jax.random.fold_in(ka, j), beta=config.beta,
-                           min_boxes=128 if m == 2 else 512)
+                           min_boxes=128)
     vals = np.asarray(_screen(acq, cands))
     vals = np.where(np.isfinite(vals), vals, np.inf)
     order = np.argsort(vals, kind="stable")
