@@ -111,27 +111,31 @@ def test_nondominated_boxes_partition_the_complement_and_give_exact_hvi(m):
     assert hvi == pytest.approx(ref, abs=1e-12)
 
 
+@pytest.mark.parametrize("m", [3, 4])
 @pytest.mark.parametrize("ties", [False, True])
-def test_three_objective_boxes_are_at_most_2k_plus_1_and_match_the_grid(ties):
-  # the sweep decomposition (m = 3) against the grid one (an independent construction of the same
-  # region): same hypervolume improvement everywhere, at most 2 k + 1 boxes (the grid has (k+1)^2)
-  rng = np.random.default_rng(7 + ties)
-  for _ in range(20):
-    k = int(rng.integers(1, 40))
-    if ties:  # integer coordinates: repeated values, points dominated only in (1, 2)
-      pts = rng.integers(0, 4, size=(k, 3)).astype(float)
-      r = np.full(3, 4.5)
+def test_sweep_and_slab_boxes_are_few_and_match_the_grid(m, ties):
+  # the sweep (m = 3) and slab (m >= 4) decompositions against the grid one (an independent
+  # construction of the same region): same volume and hypervolume improvement everywhere, at most
+  # 2 k + 1 boxes for m = 3 and (k + 1)^2 for m = 4 (the grid has (k + 1)^(m - 1))
+  rng = np.random.default_rng(7 + ties + 10 * m)
+  for _ in range(20 if m == 3 else 8):
+    k = int(rng.integers(1, 40 if m == 3 else 20))
+    if ties:  # integer coordinates: repeated values, points dominated only in some projections
+      pts = rng.integers(0, 4, size=(k, m)).astype(float)
+      r = np.full(m, 4.5)
     else:
-      z = np.abs(rng.normal(size=(k, 3)))
+      z = np.abs(rng.normal(size=(k, m)))
       pts = 1.0 - z / np.linalg.norm(z, axis=1, keepdims=True)
-      r = np.full(3, 1.1)
+      r = np.full(m, 1.1)
     front = pts[pareto.pareto_mask(pts)]
     lo, up = pareto.nondominated_boxes(pts, r, lower=-1.0)
     glo, gup = pareto._boxes_grid(front, r, -1.0)
-    assert lo.shape[0] <= 2 * front.shape[0] + 1
+    assert lo.shape[0] <= (2 * front.shape[0] + 1 if m == 3 else (front.shape[0] + 1) ** 2)
     assert np.all(up > lo)
     assert np.prod(up - lo, 1).sum() == pytest.approx(np.prod(gup - glo, 1).sum(), rel=1e-12)
-    for y in rng.uniform(-1.0, r[0], size=(5, 3)):
+    assert np.prod(up - lo, 1).sum() + pareto.hypervolume(pts, r) == pytest.approx(
+        np.prod(r + 1.0), rel=1e-12)
+    for y in rng.uniform(-1.0, r[0], size=(5, m)):
       hvi = np.prod(np.clip(up - np.maximum(y, lo), 0, None), 1).sum()
       ghvi = np.prod(np.clip(gup - np.maximum(y, glo), 0, None), 1).sum()
       assert hvi == pytest.approx(ghvi, abs=1e-12)
