@@ -141,8 +141,7 @@ def test_a_run_compiles_the_gp_fit_and_the_candidates_once(monkeypatch):
   drv = Breathe(enc, [1.5, 4.0], 24, 0, cfg)
   while drv.n < 24:
     for feat in drv.ask():
-      x = np.asarray(enc.decode(feat), np.float64)
-      drv.tell(feat, _toy(x)[0], _toy(x)[1])
+      drv.tell(feat, *_toy(enc.decode(feat)))
   assert drv.n == 24
 
 

@@ -171,7 +171,8 @@ def load_config(name_or_path) -> ml_collections.ConfigDict:
     get_config = getattr(mod, "get_config", None)
     cfg = get_config() if get_config is not None else None
   except Exception as e:  # a user's file may raise anything: re-raised with the file named
-    raise ConfigError(f"experiment config {str(p)!r} failed to load: {type(e).__name__}: {e}") from e
+    raise ConfigError(f"invalid value for field 'config': experiment config {str(p)!r} failed to "
+                      f"load: {type(e).__name__}: {e}") from e
   if get_config is None:
     raise ConfigError(f"experiment config {str(p)!r} defines no get_config()")
   return cfg

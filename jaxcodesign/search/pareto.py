@@ -182,7 +182,6 @@ def _boxes_slabs(p: np.ndarray, r: np.ndarray, lower: float) -> tuple[np.ndarray
   of the grid's ``(k + 1)^3``.
   """
   m = r.shape[0]
-  p = p[np.argsort(p[:, m - 1], kind="stable")]
   levels = np.unique(p[:, m - 1])
   z = np.concatenate([[lower], levels, [r[m - 1]]])
   lo_out, up_out = [], []

@@ -134,8 +134,8 @@ def _candidates_jit(key, pareto_x, n_pareto, local_frac, local_sd, levels, group
   return jax.vmap(lambda v: legality_force(v, levels, group, n_groups))(c)
 
 
-def _candidates(key, enc: VectorEncoding, x: np.ndarray, pareto_x: np.ndarray,
-                config: BreatheConfig, rows: int = 16) -> jax.Array:
+def _candidates(key, enc: VectorEncoding, pareto_x: np.ndarray, config: BreatheConfig,
+                rows: int = 16) -> jax.Array:
   """``config.raw_samples`` legal candidates; the Pareto set is padded to at least ``rows`` rows
   (the driver passes its budget's bucket, so a run compiles this once)."""
   arr = enc.arrays()
@@ -157,7 +157,7 @@ def _unseen_point(key, enc: VectorEncoding, seen: np.ndarray, config: BreatheCon
   (a finite space of at most ``max_enumerate`` points) the first new point of the enumerated grid;
   None when there is none."""
   for i in range(8):
-    cands = np.asarray(_candidates(jax.random.fold_in(key, i), enc, seen, seen[:0], config))
+    cands = np.asarray(_candidates(jax.random.fold_in(key, i), enc, seen[:0], config))
     for c in cands:
       if _is_new(c, seen):
         return c
@@ -213,7 +213,7 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
   front = front[pmask] if front.shape[0] else np.zeros((0, m))
   arr = enc.arrays()
   kc, kg, ka = jax.random.split(key, 3)
-  cands = _candidates(kc, enc, x, pareto_x, config, rows)
+  cands = _candidates(kc, enc, pareto_x, config, rows)
   seen = x.copy()
   out = []
   for j in range(config.q):
