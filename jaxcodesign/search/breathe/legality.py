@@ -99,6 +99,8 @@ class VectorEncoding:
     """:func:`legality_force` in NumPy float32 (same result; no JAX dispatch), float32[D]."""
     a = self.arrays()
     x = np.asarray(f, np.float32).reshape(self.feature_dim)
+    # XLA on CPU flushes float32 subnormals to zero (inputs and results): so does the twin
+    x = np.where(np.abs(x) < np.finfo(np.float32).tiny, np.float32(0.0), x)
     out = np.clip(x, 0.0, 1.0)
     lv = a["levels"]
     safe = np.maximum(lv, 1.0).astype(np.float32)
