@@ -140,10 +140,11 @@ def _fit_jit(x, mask, y, init: GPParams, steps, lr):
 
     p, _ = jax.lax.fori_loop(0, steps, step, (p0, opt.init(p0)))
     kk = _kmat(x, mask, p[0], p[1])
-    chol = jnp.linalg.cholesky(kk)
-    # float32 may fail to factorise a nearly singular matrix (clustered points): the old floor
-    chol = jnp.where(jnp.all(jnp.isfinite(chol)), chol,
-                     jnp.linalg.cholesky(kk + _FALLBACK_JITTER * jnp.diag(mask)))
+    # float32 may fail to factorise a nearly singular matrix (clustered points): then refactorise
+    # with the fallback jitter. The second factorisation depends on the first (not a select of
+    # two independent ones: XLA's CPU runtime deadlocked on that with one intra-op thread).
+    bad = jnp.logical_not(jnp.all(jnp.isfinite(jnp.linalg.cholesky(kk))))
+    chol = jnp.linalg.cholesky(kk + jnp.where(bad, _FALLBACK_JITTER, 0.0) * jnp.diag(mask))
     alpha = jax.scipy.linalg.cho_solve((chol, True), y1)
     linv = jax.scipy.linalg.solve_triangular(chol, jnp.eye(x.shape[0], dtype=x.dtype), lower=True)
     return p, linv, alpha
