@@ -157,19 +157,20 @@ def test_acquisitions_do_not_recompile_across_rounds():
     gp = fit_gp(x, f, min_bucket=16)
     acq = make_acquisition("ehvi", gp, 2, f[pareto.pareto_mask(f)], np.array([1.5, 3.0]), True)
     arr = enc.arrays()
-    impl(acq, jax.random.key(r), jnp.asarray(x[:4]), jnp.asarray(arr["levels"]),
-         jnp.asarray(arr["group"]), jnp.float32(0.05), jnp.float32(1e-5), n_groups=0, max_steps=5,
+    probes = jnp.asarray(rng.choice([-1.0, 1.0], (4, 5, 3)), jnp.float32)  # [K, steps, D]
+    impl(acq, probes, jnp.asarray(x[:4]), jnp.asarray(arr["levels"]),
+         jnp.asarray(arr["group"]), jnp.float32(0.05), jnp.float32(1e-5), n_groups=0,
          patience=5, record=False)
 
 
 def test_a_run_compiles_the_gp_fit_and_the_candidates_once(monkeypatch):
-  # cold (100 steps) and warm-started (10 steps) fits share one program; the Pareto set is padded
-  # to the budget's bucket, so its growth does not retrace the candidate generator either
+  # cold (100 steps) and warm-started (10 steps) fits share one program; the candidates are drawn
+  # in NumPy and forced legal by one program of a fixed batch shape
   from jaxcodesign.search.breathe import gp as gp_mod, vector
   monkeypatch.setattr(gp_mod, "_fit_jit", jax.jit(chex.assert_max_traces(
       gp_mod._fit_jit.__wrapped__, n=1)))
-  monkeypatch.setattr(vector, "_candidates_jit", jax.jit(chex.assert_max_traces(
-      vector._candidates_jit.__wrapped__, n=1), static_argnames=("n", "n_groups")))
+  monkeypatch.setattr(vector, "_force_batch_jit", jax.jit(chex.assert_max_traces(
+      vector._force_batch_jit.__wrapped__, n=1), static_argnames=("n_groups",)))
   enc = encoding_from_bounds([[0, 1]] * 3)
   cfg = BreatheConfig(raw_samples=64, restarts=2, gobi_steps=3)
   drv = Breathe(enc, [1.5, 4.0], 24, 0, cfg)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import optax
 
 __all__ = ["ScaleByAdaHessianState", "scale_by_adahessian", "adahessian", "hutchinson_diag",
-           "value_grad_and_hessian_diag", "legacy_cosine_schedule"]
+           "value_grad_and_hessian_diag", "value_grad_and_probe_product", "legacy_cosine_schedule"]
 
 
 class ScaleByAdaHessianState(NamedTuple):
@@ -90,18 +90,22 @@ def hutchinson_diag(fn: Callable, params, key: jax.Array, n_samples: int = 1):
   return value_grad_and_hessian_diag(fn, params, key, n_samples)[2]
 
 
+def value_grad_and_probe_product(fn: Callable, params, v):
+  """``(fn(params), grad, v * (H v))`` for ONE given probe ``v`` (a pytree like ``params``; a
+  Rademacher ``v`` makes ``v * (H v)`` Hutchinson's unbiased estimate of ``diag(H)``), from one
+  forward/backward pass and its ``jax.jvp``."""
+  (val, g), (_, hv) = jax.jvp(jax.value_and_grad(fn), (params,), (v,))
+  return val, g, jax.tree_util.tree_map(lambda a, b: a * b, v, hv)
+
+
 def value_grad_and_hessian_diag(fn: Callable, params, key: jax.Array, n_samples: int = 1):
   """``(fn(params), grad, hutchinson diag)`` sharing one forward/backward pass per probe vector."""
   leaves, treedef = jax.tree_util.tree_flatten(params)
-  grad_fn = jax.value_and_grad(fn)
 
   def one(k):
     keys = jax.random.split(k, len(leaves))
     vs = [jax.random.rademacher(kk, l.shape, dtype=l.dtype) for kk, l in zip(keys, leaves)]
-    v = jax.tree_util.tree_unflatten(treedef, vs)
-    (val, g), (_, hv) = jax.jvp(grad_fn, (params,), (v,))
-    d = jax.tree_util.tree_map(lambda a, b: a * b, v, hv)
-    return val, g, d
+    return value_grad_and_probe_product(fn, params, jax.tree_util.tree_unflatten(treedef, vs))
 
   vals, gs, ds = jax.vmap(one)(jax.random.split(key, n_samples))
   mean0 = lambda t: jax.tree_util.tree_map(lambda a: a.mean(0), t)

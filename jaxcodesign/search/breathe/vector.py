@@ -34,7 +34,7 @@ from jaxcodesign.padding import bucket_size
 from jaxcodesign.search.breathe.acquisition import make_acquisition
 from jaxcodesign.search.breathe.gp import GPParams, fit_gp, gp_predict, one_blas_thread
 from jaxcodesign.search.breathe.legality import VectorEncoding, legality_force
-from jaxcodesign.search.breathe.optimiser import lf_gobi
+from jaxcodesign.search.breathe.optimiser import host_rng, lf_gobi
 from jaxcodesign.search.pareto import feasible_mask, pareto_mask
 
 __all__ = ["BreatheConfig", "initial_design", "propose", "Breathe"]
@@ -118,46 +118,42 @@ def _screen(acq, cands):
   return jax.vmap(acq)(cands)
 
 
-@functools.partial(jax.jit, static_argnames=("n", "n_groups"))
-def _candidates_jit(key, pareto_x, n_pareto, local_frac, local_sd, levels, group, n, n_groups):
-  """n legal candidates: uniform ones, and (when n_pareto > 0) a local_frac share of Gaussian
-  perturbations (sd local_sd and 4 local_sd, alternating) of the first n_pareto rows of pareto_x
-  (padded to a bucket)."""
-  k1, k2, k3 = jax.random.split(key, 3)
-  d = pareto_x.shape[1]
-  uni = jax.random.uniform(k1, (n, d))
-  idx = jax.random.randint(k2, (n,), 0, jnp.maximum(n_pareto, 1))
-  scale = jnp.where(jnp.arange(n) % 2 == 0, local_sd, 4 * local_sd)
-  loc = pareto_x[idx] + jax.random.normal(k3, (n, d)) * scale[:, None]
-  use_local = jnp.logical_and(n_pareto > 0, jnp.arange(n) >= jnp.round(n * (1 - local_frac)))
-  c = jnp.where(use_local[:, None], loc, uni)
+@functools.partial(jax.jit, static_argnames=("n_groups",))
+def _force_batch_jit(c, levels, group, n_groups):
+  """legality_force over a batch float32[n, D]."""
   return jax.vmap(lambda v: legality_force(v, levels, group, n_groups))(c)
 
 
-def _candidates(key, enc: VectorEncoding, pareto_x: np.ndarray, config: BreatheConfig,
-                rows: int = 16) -> jax.Array:
-  """``config.raw_samples`` legal candidates; the Pareto set is padded to at least ``rows`` rows
-  (the driver passes its budget's bucket, so a run compiles this once)."""
+def _candidates(rng: np.random.Generator, enc: VectorEncoding, pareto_x: np.ndarray,
+                config: BreatheConfig) -> jax.Array:
+  """``config.raw_samples`` legal candidates float32[n, D]: uniform ones, and (when a Pareto set
+  exists) a ``local_fraction`` share of Gaussian perturbations (sd ``local_sd`` and 4 ``local_sd``,
+  alternating) of Pareto-set points. Drawn in NumPy (``rng``), then forced legal by one jitted
+  program per run (the batch shape is fixed)."""
   arr = enc.arrays()
-  k = pareto_x.shape[0]
-  pp = np.zeros((bucket_size(max(k, 1), rows), enc.feature_dim), np.float32)
-  pp[:k] = pareto_x
-  return _candidates_jit(key, jnp.asarray(pp), jnp.int32(k), jnp.float32(config.local_fraction),
-                         jnp.float32(config.local_sd), jnp.asarray(arr["levels"]),
-                         jnp.asarray(arr["group"]), int(config.raw_samples), int(arr["n_groups"]))
+  n, d, k = int(config.raw_samples), enc.feature_dim, pareto_x.shape[0]
+  c = rng.random((n, d))
+  if k:
+    idx = rng.integers(0, k, n)
+    scale = np.where(np.arange(n) % 2 == 0, config.local_sd, 4 * config.local_sd)
+    loc = pareto_x[idx] + rng.standard_normal((n, d)) * scale[:, None]
+    use_local = np.arange(n) >= np.round(n * (1 - config.local_fraction))
+    c = np.where(use_local[:, None], loc, c)
+  return _force_batch_jit(jnp.asarray(c, jnp.float32), jnp.asarray(arr["levels"]),
+                          jnp.asarray(arr["group"]), int(arr["n_groups"]))
 
 
 def _is_new(f: np.ndarray, seen: np.ndarray) -> bool:
   return seen.shape[0] == 0 or float(np.min(np.max(np.abs(seen - f[None]), axis=1))) > 1e-6
 
 
-def _unseen_point(key, enc: VectorEncoding, seen: np.ndarray, config: BreatheConfig,
-                  max_enumerate: int = 1 << 16) -> np.ndarray | None:
+def _unseen_point(rng: np.random.Generator, enc: VectorEncoding, seen: np.ndarray,
+                  config: BreatheConfig, max_enumerate: int = 1 << 16) -> np.ndarray | None:
   """A legal point not in ``seen``: the first new one of up to 8 batches of uniform candidates, then
   (a finite space of at most ``max_enumerate`` points) the first new point of the enumerated grid;
   None when there is none."""
   for i in range(8):
-    cands = np.asarray(_candidates(jax.random.fold_in(key, i), enc, seen[:0], config))
+    cands = np.asarray(_candidates(rng, enc, seen[:0], config))
     for c in cands:
       if _is_new(c, seen):
         return c
@@ -182,7 +178,8 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
   """One V-BREATHE round: ``config.q`` new legal features from the data so far.
 
   Args:
-    key: the round's PRNG key.
+    key: the round's typed PRNG key, or a ``numpy.random.Generator`` (the round's draws are made
+      in NumPy, :func:`~jaxcodesign.search.breathe.optimiser.host_rng`).
     enc: the space's :class:`VectorEncoding`.
     x: float32[n, D] legal features evaluated so far; objectives: float[n, m] (minimised);
       constraints: float[n, k] (feasible when all <= 0; k may be 0).
@@ -212,21 +209,22 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
   pareto_x = x[feas][pmask] if front.shape[0] else np.zeros((0, x.shape[1]), np.float32)
   front = front[pmask] if front.shape[0] else np.zeros((0, m))
   arr = enc.arrays()
-  kc, kg, ka = jax.random.split(key, 3)
-  cands = _candidates(kc, enc, pareto_x, config, rows)
+  rng_c, rng_g, rng_a = (np.random.default_rng(r) for r in host_rng(key).integers(0, 2 ** 63, 3))
+  cands = _candidates(rng_c, enc, pareto_x, config)
   seen = x.copy()
   out = []
   for j in range(config.q):
+    akey = (jax.random.key(int(rng_a.integers(0, 2 ** 31))) if config.acquisition == "hvs_ucb"
+            else None)  # only the scalarisation draws a direction
     acq = make_acquisition(config.acquisition, gp, m, front, np.asarray(ref_point),
-                           bool(feas.any()), key=jax.random.fold_in(ka, j), beta=config.beta,
-                           min_boxes=128)
+                           bool(feas.any()), key=akey, beta=config.beta, min_boxes=128)
     vals = np.asarray(_screen(acq, cands))
     vals = np.where(np.isfinite(vals), vals, np.inf)
     order = np.argsort(vals, kind="stable")
     starts = np.asarray(cands)[order[: config.restarts]]
     if starts.shape[0] < config.restarts:
       starts = np.concatenate([starts, np.repeat(starts[-1:], config.restarts - starts.shape[0], 0)])
-    res = lf_gobi(jax.random.fold_in(kg, j), acq, starts, arr, lr=config.lr,
+    res = lf_gobi(rng_g, acq, starts, arr, lr=config.lr,
                   max_steps=config.gobi_steps, tol=config.tol, patience=config.patience)
     pool_x = np.concatenate([np.asarray(res.x), np.asarray(cands)[order]])
     pool_v = np.concatenate([np.asarray(res.value), vals[order]])
@@ -236,7 +234,7 @@ def propose(key, enc: VectorEncoding, x: np.ndarray, objectives: np.ndarray,
         pick = pool_x[i]
         break
     if pick is None:  # every candidate already evaluated (small discrete space)
-      pick = _unseen_point(jax.random.fold_in(kc, 1000 + j), enc, seen, config)
+      pick = _unseen_point(rng_c, enc, seen, config)
     if pick is None:  # a finite space with every point evaluated or pending
       break
     out.append(pick)
@@ -296,9 +294,9 @@ class Breathe:
       return np.zeros((0, self.enc.feature_dim), np.float32)
     if self.n < self.n_init:
       return self.init_x[self.n: self.n_init][: self.config.q if self.n else self.n_init]
-    key = jax.random.fold_in(jax.random.key(self.seed), self.n)
+    rng = np.random.default_rng([self.seed, self.n])  # the round's stream: (seed, evaluations)
     feats, self.gp_params, self.last_info = propose(
-        key, self.enc, np.stack(self.x), np.stack(self.f), np.stack(self.g), self.ref, self.config,
+        rng, self.enc, np.stack(self.x), np.stack(self.f), np.stack(self.g), self.ref, self.config,
         self.gp_params, rows=bucket_size(self.budget, 16))
     left = self.budget - self.n
     if self.num_points is not None:
