@@ -52,7 +52,8 @@ import optax
 from jaxcodesign.errors import ConfigError
 from jaxcodesign.padding import bucket_size
 
-__all__ = ["GPParams", "GPState", "fit_gp", "gp_posterior", "gp_predict", "TRACE_COUNTS"]
+__all__ = ["GPParams", "GPState", "better_fit", "fit_gp", "gp_posterior", "gp_predict",
+           "TRACE_COUNTS"]
 
 #: traces of the jitted fit (test diagnostics: no recompiles within a bucket).
 TRACE_COUNTS: collections.Counter = collections.Counter()
@@ -79,6 +80,7 @@ class GPState:
     alpha: float32[M, N] ``K^-1 y`` (standardised).
     params: :class:`GPParams`.
     y_mean, y_std: float32[M] output standardisation.
+    nlp: float32[M] negative log posterior of the fitted hyperparameters, per data row.
   """
   x: jax.Array
   mask: jax.Array
@@ -87,6 +89,7 @@ class GPState:
   params: GPParams
   y_mean: jax.Array
   y_std: jax.Array
+  nlp: jax.Array
 
 
 def _matern52(a, b, log_ls):
@@ -147,10 +150,10 @@ def _fit_jit(x, mask, y, init: GPParams, steps, lr):
     chol = jnp.linalg.cholesky(kk + jnp.where(bad, _FALLBACK_JITTER, 0.0) * jnp.diag(mask))
     alpha = jax.scipy.linalg.cho_solve((chol, True), y1)
     linv = jax.scipy.linalg.solve_triangular(chol, jnp.eye(x.shape[0], dtype=x.dtype), lower=True)
-    return p, linv, alpha
+    return p, linv, alpha, loss(p)
 
-  (log_ls, log_noise), linv, alpha = jax.vmap(one)(y, (init.log_ls, init.log_noise))
-  return GPParams(log_ls, log_noise), linv, alpha
+  (log_ls, log_noise), linv, alpha, nlp = jax.vmap(one)(y, (init.log_ls, init.log_noise))
+  return GPParams(log_ls, log_noise), linv, alpha, nlp
 
 
 def one_blas_thread(fn):
@@ -218,10 +221,21 @@ def fit_gp(x, y, init: GPParams | None = None, steps: int = 60, lr: float = 0.1,
   yp = np.zeros((m, size), np.float32)
   yp[:, :n] = yn.T
   init = default_params(m, d) if init is None else init
-  params, linv, alpha = _fit_jit(jnp.asarray(xp), jnp.asarray(mask), jnp.asarray(yp), init,
-                                 jnp.int32(steps), jnp.float32(lr))
+  params, linv, alpha, nlp = _fit_jit(jnp.asarray(xp), jnp.asarray(mask), jnp.asarray(yp), init,
+                                      jnp.int32(steps), jnp.float32(lr))
   return GPState(jnp.asarray(xp), jnp.asarray(mask), linv, alpha, params,
-                 jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32))
+                 jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32), nlp)
+
+
+def better_fit(a: GPState, b: GPState) -> GPState:
+  """Per output, the fit of ``a`` or ``b`` (same data, two starts) with the lower negative log
+  posterior ``nlp``; used to let a cold refit replace a warm-started fit stuck in a worse mode."""
+  na, nb = jnp.asarray(a.nlp), jnp.asarray(b.nlp)
+  pick = (nb < na) | (~jnp.isfinite(na) & jnp.isfinite(nb))  # [M]
+  sel = lambda u, v: jnp.where(pick.reshape((-1,) + (1,) * (u.ndim - 1)), v, u)
+  return a.replace(linv=sel(a.linv, b.linv), alpha=sel(a.alpha, b.alpha), nlp=sel(a.nlp, b.nlp),
+                   params=GPParams(sel(a.params.log_ls, b.params.log_ls),
+                                   sel(a.params.log_noise, b.params.log_noise)))
 
 
 def gp_posterior(state: GPState, x):
