@@ -145,6 +145,38 @@ def test_gp_falls_back_to_a_larger_jitter_when_float32_cannot_factorise():
   assert np.all(np.isfinite(mu)) and np.all(np.isfinite(sd)) and np.all(sd < y.std())
 
 
+def test_a_cold_refit_replaces_a_warm_start_stuck_in_a_worse_mode_per_output():
+  """Output 0 is warm-started where its relevant input looks irrelevant (lengthscale e^4); output 1
+  from its own good fit. better_fit must take the cold fit for output 0 only, by the negative
+  log posterior, which is checked against the loss evaluated independently."""
+  import math
+  from jaxcodesign.search.breathe import gp as gp_mod
+  from jaxcodesign.search.breathe.gp import GPParams, better_fit
+  rng = np.random.default_rng(5)
+  x = rng.uniform(0, 1, (24, 3))
+  y = np.stack([np.sin(6 * x[:, 0]) + x[:, 1] ** 2, x[:, 2] + 0.2 * x[:, 0]], 1)
+  cold = fit_gp(x, y, steps=200, min_bucket=32)
+  stuck = GPParams(jnp.stack([jnp.full((3,), 4.0), cold.params.log_ls[1]]), cold.params.log_noise)
+  warm = fit_gp(x, y, init=stuck, steps=3, min_bucket=32)
+  best = better_fit(warm, cold)
+  mu = math.sqrt(2.0) + 0.5 * math.log(3)
+  yn = (y - y.mean(0)) / y.std(0)
+  yp = np.zeros((32, 2), np.float32)
+  yp[:24] = yn
+  def nlp(state, j):  # the same objective, evaluated outside the fit
+    return float(gp_mod._neg_log_post((state.params.log_ls[j], state.params.log_noise[j]),
+                                      state.x, state.mask, jnp.asarray(yp[:, j]), mu))
+  assert nlp(cold, 0) < nlp(warm, 0) - 0.1  # the warm start is stuck in the worse mode
+  np.testing.assert_allclose(np.asarray(best.params.log_ls[0]), np.asarray(cold.params.log_ls[0]))
+  np.testing.assert_allclose(np.asarray(best.nlp), np.minimum(np.asarray(warm.nlp),
+                                                             np.asarray(cold.nlp)))
+  for j, src in ((0, cold), (1, warm if float(warm.nlp[1]) <= float(cold.nlp[1]) else cold)):
+    np.testing.assert_allclose(float(best.nlp[j]), nlp(src, j), atol=2e-3)
+    np.testing.assert_allclose(np.asarray(best.alpha[j]), np.asarray(src.alpha[j]))
+  with pytest.raises(ConfigError, match="gp_refit_every"):
+    BreatheConfig(gp_refit_every=-1)
+
+
 def test_acquisitions_do_not_recompile_across_rounds():
   enc = encoding_from_bounds([[0, 1]] * 3)
   impl = jax.jit(chex.assert_max_traces(optimiser._lf_gobi_impl, n=1),
