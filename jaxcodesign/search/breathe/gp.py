@@ -80,7 +80,8 @@ class GPState:
     alpha: float32[M, N] ``K^-1 y`` (standardised).
     params: :class:`GPParams`.
     y_mean, y_std: float32[M] output standardisation.
-    nlp: float32[M] negative log posterior of the fitted hyperparameters, per data row.
+    nlp: float32[M] negative log posterior of the fitted hyperparameters, per data row, from the
+      factorisation the posterior uses (fallback jitter included).
   """
   x: jax.Array
   mask: jax.Array
@@ -108,16 +109,20 @@ def _kmat(x, mask, log_ls, log_noise):
   return k * mm + jnp.diag(mask * noise + (1.0 - mask))
 
 
-def _neg_log_post(p, x, mask, y, prior_mu):
-  """Negative log marginal likelihood + log priors of ONE output (standardised y)."""
+def _neg_log_post_factored(p, chol, alpha, mask, y, prior_mu):
+  """:func:`_neg_log_post` from the kernel matrix's Cholesky factor and ``alpha = K^-1 y``."""
   log_ls, log_noise = p
-  kk = _kmat(x, mask, log_ls, log_noise)
-  chol = jnp.linalg.cholesky(kk)
-  alpha = jax.scipy.linalg.cho_solve((chol, True), y)
   nll = 0.5 * jnp.dot(y, alpha) + jnp.sum(jnp.log(jnp.diag(chol)))
   prior_ls = 0.5 * jnp.sum(((log_ls - prior_mu) / math.sqrt(3.0)) ** 2)
   prior_noise = 0.5 * ((log_noise + 9.0) / 2.0) ** 2
   return (nll + prior_ls + prior_noise) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def _neg_log_post(p, x, mask, y, prior_mu):
+  """Negative log marginal likelihood + log priors of ONE output (standardised y), per data row."""
+  chol = jnp.linalg.cholesky(_kmat(x, mask, p[0], p[1]))
+  alpha = jax.scipy.linalg.cho_solve((chol, True), y)
+  return _neg_log_post_factored(p, chol, alpha, mask, y, prior_mu)
 
 
 @jax.jit
@@ -150,7 +155,7 @@ def _fit_jit(x, mask, y, init: GPParams, steps, lr):
     chol = jnp.linalg.cholesky(kk + jnp.where(bad, _FALLBACK_JITTER, 0.0) * jnp.diag(mask))
     alpha = jax.scipy.linalg.cho_solve((chol, True), y1)
     linv = jax.scipy.linalg.solve_triangular(chol, jnp.eye(x.shape[0], dtype=x.dtype), lower=True)
-    return p, linv, alpha, loss(p)
+    return p, linv, alpha, _neg_log_post_factored(p, chol, alpha, mask, y1, prior_mu)
 
   (log_ls, log_noise), linv, alpha, nlp = jax.vmap(one)(y, (init.log_ls, init.log_noise))
   return GPParams(log_ls, log_noise), linv, alpha, nlp

@@ -163,7 +163,7 @@ def _unseen_point(rng: np.random.Generator, enc: VectorEncoding, seen: np.ndarra
   """A legal point not in ``seen``: the first new one of up to 8 batches of uniform candidates, then
   (a finite space of at most ``max_enumerate`` points) the first new point of the enumerated grid;
   None when there is none."""
-  for i in range(8):
+  for _ in range(8):
     cands = np.asarray(_candidates(rng, enc, seen[:0], config))
     for c in cands:
       if _is_new(c, seen):
